@@ -1,0 +1,75 @@
+"""The one clock that the engine and SpiffWorkflow's timers read.
+
+Time is real unless it is fixed: by ``KASANE_NOW`` (ISO 8601), by ``--now`` on the
+CLI, or by tests through :func:`set_now`. Every stored time is UTC; dates that people
+type without a zone are read as Japan time, the municipality's local time.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Tokyo")
+
+_fixed = threading.local()
+
+
+def parse_instant(text: str) -> datetime:
+    """Read an ISO 8601 date or datetime; a bare date means 09:00 Japan time."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), time(9, 0), LOCAL_TZ)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 date or datetime: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    """The current instant in UTC, as fixed by set_now or KASANE_NOW, else real."""
+    fixed = getattr(_fixed, "value", None)
+    if fixed is not None:
+        return fixed
+    env = os.environ.get("KASANE_NOW")
+    if env:
+        return parse_instant(env)
+    return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    """Today's date in Japan time."""
+    return now().astimezone(LOCAL_TZ).date()
+
+
+def set_now(moment: datetime | str | None) -> None:
+    """Fix the clock for this thread (None returns to KASANE_NOW or real time)."""
+    if isinstance(moment, str):
+        moment = parse_instant(moment)
+    elif moment is not None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_TZ)
+        moment = moment.astimezone(timezone.utc)
+    _fixed.value = moment
+
+
+@contextmanager
+def fixed_at(moment: datetime | str):
+    previous = getattr(_fixed, "value", None)
+    set_now(moment)
+    try:
+        yield now()
+    finally:
+        _fixed.value = previous
+
+
+def advance(delta: timedelta) -> datetime:
+    """Move a fixed clock forward (tests and behaviour specs use this)."""
+    set_now(now() + delta)
+    return now()

@@ -7,6 +7,7 @@ selects PostgreSQL.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -15,6 +16,9 @@ from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, MetaData, St
                         TypeDecorator, UniqueConstraint, create_engine, event)
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.errors import Conflict
 
 DEFAULT_SQLITE_PATH = Path("instance") / "kasane.db"
 
@@ -185,3 +189,13 @@ def make_engine(url: str | None = None) -> SqlEngine:
 
 def make_sessionmaker(engine: SqlEngine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(Session: sessionmaker):
+    """One unit of work; a concurrent update of the same case becomes a Conflict."""
+    try:
+        with Session.begin() as session:
+            yield session
+    except StaleDataError as exc:
+        raise Conflict("他の操作が同時にこのケースを更新しました。読み込み直してからやり直してください。") from exc

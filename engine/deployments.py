@@ -1,0 +1,201 @@
+"""Deploying pathways: read BPMN/DMN files, refuse models that will not run, store versions.
+
+A deployment is one version of one pathway (an executable BPMN process id) together with
+the files it needs: its own BPMN file, the files of the processes it calls, and the DMN
+files of the decisions it uses. Deploying identical content again creates no version.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock, modelcheck
+from engine.errors import ModelRefused, NotFound
+from engine.parsing import PathwayParser
+from engine.store import Deployment
+
+MODEL_SUFFIXES = (".bpmn", ".dmn")
+
+
+@dataclass
+class Pathway:
+    """A parsed, runnable deployment."""
+    deployment_id: int
+    pathway: str
+    version: int
+    name: str | None
+    spec: object
+    subprocess_specs: dict
+    decisions: dict = field(default_factory=dict)  # decision id -> DMNEngine
+
+
+@dataclass
+class Bundle:
+    """The result of reading a set of model files."""
+    files: dict[str, str]
+    parser: PathwayParser | None = None
+    problems: list[dict] = field(default_factory=list)
+
+    def problem(self, file, element, message):
+        self.problems.append({"file": file, "element": element, "message": message})
+
+
+def read_model_files(paths) -> dict[str, str]:
+    """Model files under the given paths, keyed by a name relative to their folder."""
+    files: dict[str, str] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.suffix in MODEL_SUFFIXES):
+                files[file.relative_to(path).as_posix()] = file.read_text(encoding="utf-8")
+        elif path.is_file():
+            files[path.name] = path.read_text(encoding="utf-8")
+        else:
+            raise NotFound(f"ファイルまたはフォルダが見つかりません: {path}")
+    return files
+
+
+def parse_bundle(files: dict[str, str]) -> Bundle:
+    bundle = Bundle(files=files, parser=PathwayParser())
+    if not files:
+        bundle.problem(None, None, "BPMN/DMN ファイルがありません。")
+        return bundle
+    for name, text in files.items():
+        try:
+            tree = etree.fromstring(text.encode("utf-8"))
+        except etree.XMLSyntaxError as exc:
+            bundle.problem(name, None, f"XML として読めません: {exc}")
+            continue
+        bundle.problems.extend(modelcheck.check_expressions(name, tree))
+        modelcheck.quote_plain_timer_expressions(tree)
+        try:
+            if name.endswith(".dmn"):
+                bundle.parser.add_dmn_xml(tree, filename=name)
+            else:
+                bundle.parser.add_bpmn_xml(tree, filename=name)
+        except ValidationException as exc:
+            bundle.problem(exc.file_name or name, exc.id or None, _exception_text(exc))
+    if bundle.problems:
+        return bundle
+    for process_id in bundle.parser.get_process_ids():
+        try:
+            build_pathway(bundle.parser, process_id)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            bundle.problem(getattr(exc, "file_name", None) or _file_of(bundle.parser, process_id),
+                           getattr(exc, "id", None) or process_id, _exception_text(exc))
+            continue
+        bundle.problems.extend(modelcheck.check_conventions(bundle.parser, process_id))
+    if not bundle.parser.get_process_ids():
+        bundle.problem(None, None, "実行可能なプロセス (isExecutable=\"true\") がありません。")
+    return bundle
+
+
+def lint(paths) -> dict:
+    bundle = parse_bundle(read_model_files(paths))
+    return {"ok": not bundle.problems, "problems": bundle.problems}
+
+
+def build_pathway(parser: PathwayParser, process_id: str) -> tuple:
+    spec = parser.get_spec(process_id)
+    subprocess_specs = parser.get_subprocess_specs(process_id)
+    decisions = {ref: parser.get_engine(ref, None) for ref in decision_refs(parser, process_id)}
+    return spec, subprocess_specs, decisions
+
+
+def decision_refs(parser: PathwayParser, process_id: str) -> set[str]:
+    refs = set()
+    for pid in [process_id, *called_processes(parser, process_id)]:
+        refs |= modelcheck.decisions_used(parser.get_process_parser(pid).node)
+    return refs
+
+
+def called_processes(parser: PathwayParser, process_id: str) -> list[str]:
+    return sorted(parser.get_subprocess_specs(process_id))
+
+
+def _file_of(parser, process_id):
+    process_parser = parser.get_process_parser(process_id)
+    return process_parser.filename if process_parser else None
+
+
+def files_for(bundle: Bundle, process_id: str) -> dict[str, str]:
+    parser = bundle.parser
+    names = {_file_of(parser, pid) for pid in [process_id, *called_processes(parser, process_id)]}
+    names |= {parser.dmn_parsers[ref].filename for ref in decision_refs(parser, process_id)}
+    return {name: bundle.files[name] for name in sorted(n for n in names if n)}
+
+
+def content_hash(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def deploy(session: Session, paths, actor: str | None = None) -> list[dict]:
+    """Deploy every executable process found under paths; refuse all if any problem."""
+    bundle = parse_bundle(read_model_files(paths))
+    if bundle.problems:
+        raise ModelRefused("モデルに問題があるためデプロイできません。", bundle.problems)
+    results = []
+    for process_id in sorted(bundle.parser.get_process_ids()):
+        files = files_for(bundle, process_id)
+        digest = content_hash(files)
+        latest = latest_deployment(session, process_id)
+        if latest is not None and latest.content_hash == digest:
+            results.append({"pathway": process_id, "version": latest.version, "new": False})
+            continue
+        deployment = Deployment(
+            pathway=process_id, version=(latest.version + 1) if latest else 1,
+            name=bundle.parser.get_process_parser(process_id).get_name(),
+            content_hash=digest, files=files, deployed_at=clock.now(), deployed_by=actor)
+        session.add(deployment)
+        session.flush()
+        results.append({"pathway": process_id, "version": deployment.version, "new": True})
+    return results
+
+
+def latest_deployment(session: Session, pathway: str) -> Deployment | None:
+    return session.scalars(
+        select(Deployment).where(Deployment.pathway == pathway)
+        .order_by(Deployment.version.desc()).limit(1)).first()
+
+
+def list_deployments(session: Session) -> list[dict]:
+    rows = session.execute(
+        select(Deployment.pathway, func.max(Deployment.version)).group_by(Deployment.pathway))
+    return [{"pathway": p, "version": v} for p, v in rows]
+
+
+_cache: dict[tuple[str, str], tuple] = {}
+_cache_lock = threading.Lock()
+
+
+def load_pathway(deployment: Deployment) -> Pathway:
+    """Parse a deployment once per process; specs are shared, read-only, by all its cases."""
+    key = (deployment.pathway, deployment.content_hash)
+    with _cache_lock:
+        parsed = _cache.get(key)
+        if parsed is None:
+            bundle = parse_bundle(dict(deployment.files))
+            if bundle.problems:
+                raise ModelRefused("保存されたモデルを読み込めません。", bundle.problems)
+            parsed = _cache[key] = build_pathway(bundle.parser, deployment.pathway)
+    spec, subprocess_specs, decisions = parsed
+    return Pathway(deployment.id, deployment.pathway, deployment.version, deployment.name,
+                   spec, subprocess_specs, decisions)
+
+
+def _exception_text(exc: Exception) -> str:
+    text = str(exc)
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    return text

@@ -1,0 +1,170 @@
+"""Human tasks: the index of READY user tasks, inbox queries, and completing a task."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from marshmallow import ValidationError
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import forms
+from engine import clock, timers
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.expressions import is_iso_literal
+from engine.store import HumanTask
+from engine.users import get_user, require_role
+
+
+def task_dict(task: HumanTask, with_case: bool = False) -> dict:
+    result = {"task_id": task.id, "name": task.name, "role": task.role, "form": task.form_key,
+              "due": task.due_at.astimezone(clock.LOCAL_TZ).isoformat() if task.due_at else None}
+    if with_case:
+        result.update(case_id=task.case_id, stage=task.stage, claimed_by=task.claimed_by,
+                      created=task.created_at.astimezone(clock.LOCAL_TZ).isoformat())
+    return result
+
+
+def list_tasks(session: Session, case_id=None, role: str | None = None) -> list[dict]:
+    query = select(HumanTask).where(HumanTask.state == "open")
+    if case_id is not None:
+        from engine.cases import get_case_row
+        query = query.where(HumanTask.case_id == get_case_row(session, case_id).id)
+    if role is not None:
+        query = query.where(HumanTask.role == role)
+    query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
+                           HumanTask.id)
+    return [task_dict(t, with_case=True) for t in session.scalars(query)]
+
+
+def form_key(task_spec) -> str | None:
+    form = getattr(task_spec, "form", None)
+    return form.key if form is not None and form.key else None
+
+
+def index_ready_tasks(session: Session, case, workflow) -> None:
+    """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
+             if t.task_spec.manual}
+    indexed = {t.id: t for t in session.scalars(
+        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open"))}
+    now = clock.now()
+    for task_id, row in indexed.items():
+        if task_id not in ready:
+            row.state, row.closed_at = "cancelled", now
+    for task_id, task in ready.items():
+        if task_id in indexed:
+            continue
+        spec = task.task_spec
+        session.add(HumanTask(
+            id=task_id, case_id=case.id, spec_id=spec.name, name=spec.bpmn_name or spec.name,
+            role=spec.lane, form_key=form_key(spec), stage=(spec.extensions or {}).get("stage"),
+            created_at=now, due_at=due_time(task, now)))
+
+
+def due_time(task, created):
+    expression = (task.task_spec.extensions or {}).get("dueDate")
+    if not expression:
+        return None
+    try:
+        value = expression if is_iso_literal(expression) else \
+            task.workflow.script_engine.evaluate(task, expression)
+        return timers.to_instant(value, start=created)
+    except (SpiffWorkflowException, ValueError) as exc:
+        raise InvalidInput(f"タスク「{task.task_spec.bpmn_name}」の期限 {expression!r} を"
+                           f"評価できません: {exc}") from exc
+
+
+def validate_form(key: str | None, data) -> dict:
+    """Form data checked against the task's form; one message per field, nothing stored."""
+    from engine.cases import check_flat_object
+    if key is None:
+        return check_flat_object(data or {})
+    schema = forms.get_form(key)
+    if schema is None:
+        raise InvalidInput(f"フォーム '{key}' が見つかりません。")
+    if not isinstance(data, dict):
+        raise InvalidInput("データは JSON オブジェクトで指定してください。")
+    try:
+        return schema().load(data)
+    except ValidationError as exc:
+        raise InvalidInput("入力内容に誤りがあります。", flatten_messages(exc.messages)) from exc
+
+
+def flatten_messages(messages, prefix="") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, (dict)):
+                flat.update(flatten_messages(value, name))
+            else:
+                flat[name] = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    else:
+        flat[prefix or "_schema"] = " ".join(map(str, messages))
+    return flat
+
+
+def check_validation_rule(pathway, task, values: dict) -> None:
+    """A user task may name a DMN decision (property ``validation``) that refuses data.
+
+    A matched rule whose output ``エラー`` is not empty refuses the completion with it.
+    """
+    ref = (task.task_spec.extensions or {}).get("validation")
+    if not ref:
+        return
+    saved = task.data
+    task.data = {**saved, **values}
+    try:
+        result = pathway.decisions[ref].result(task)
+    except SpiffWorkflowException as exc:
+        from engine.cases import model_error
+        raise model_error(exc) from exc
+    finally:
+        task.data = saved
+    messages = result.get("エラー")
+    if isinstance(messages, list):
+        messages = " ".join(m for m in messages if m)
+    if messages:
+        raise InvalidInput(str(messages))
+
+
+def get_open_task(session: Session, task_id: str) -> HumanTask:
+    row = session.get(HumanTask, str(task_id))
+    if row is None:
+        raise NotFound(f"タスク '{task_id}' が見つかりません。")
+    if row.state != "open":
+        done = "完了" if row.state == "completed" else "取り消し"
+        raise Conflict(f"タスク「{row.name}」は既に{done}されています。")
+    return row
+
+
+def complete_task(session: Session, task_id: str, actor: str, data=None) -> dict:
+    from engine import cases, history
+
+    user = get_user(session, actor)
+    row = get_open_task(session, task_id)
+    require_role(user, row.role, f"タスク「{row.name}」の完了")
+    if row.claimed_by and row.claimed_by != user.name:
+        raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
+    values = validate_form(row.form_key, data)
+    loaded = cases.load_case(session, row.case_id)
+    task = loaded.workflow.get_task_from_id(UUID(row.id))
+    if task is None or not task.has_state(TaskState.READY):
+        raise Conflict(f"タスク「{row.name}」は完了できる状態ではありません。")
+    check_validation_rule(loaded.pathway, task, values)
+    before = dict(task.data)
+    task.data.update(values)
+    try:
+        task.run()
+    except SpiffWorkflowException as exc:
+        raise cases.model_error(exc) from exc
+    cases.run_engine_steps(session, loaded)
+    now = clock.now()
+    row.state, row.closed_at, row.closed_by = "completed", now, user.name
+    changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
+    history.append(session, row.case_id, "task_completed", actor=user.name, task_id=row.id,
+                   name=row.name, form=row.form_key, changes=changes)
+    cases.save_case(session, loaded)
+    return cases.summary(session, loaded.row)

@@ -1,0 +1,151 @@
+"""A case's SpiffWorkflow state: stored without its spec, and kept small.
+
+The spec belongs to the deployment (parsed once and cached), so a case row holds only
+tasks and data. SpiffWorkflow appends to the task tree forever, which makes a case that
+loops through monitoring for years slower on every load and finally stalls it at the
+iterator's depth limit. After each step we compact: the finished part of the tree above
+the lowest common ancestor of all unfinished tasks is dropped, once recorded in our own
+tables (see engine.runtime.record_steps).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from engine.expressions import RestrictedScriptEngine
+
+
+class CaseStateConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's workflow converter, minus the specs."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct['subprocesses'] = self.mapping_to_dict(workflow.subprocesses)
+        dct['bpmn_events'] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore(self, dct, spec, subprocess_specs):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct['tasks'], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct['root']))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct['subprocesses'], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop('bpmn_events', []))
+        return workflow
+
+
+_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+_registry.register(date, lambda v: {'value': v.isoformat()}, lambda v: date.fromisoformat(v['value']))
+_converter = CaseStateConverter(BpmnWorkflow, _registry)
+_serializer = BpmnWorkflowSerializer(_registry)
+# The registry flips a shared "encoder mode" flag while it serializes.
+_lock = threading.Lock()
+_script_engine = RestrictedScriptEngine()
+
+SERIALIZER_VERSION = _serializer.VERSION
+
+
+def new_workflow(spec, subprocess_specs) -> BpmnWorkflow:
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine)
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    with _lock:
+        return _serializer.serialize_json(workflow)
+
+
+def load(text: str, spec, subprocess_specs) -> BpmnWorkflow:
+    dct = json.loads(text)
+    _serializer.migrate(dct)
+    workflow = _converter.restore(dct, spec, subprocess_specs)
+    # Deserializing gives the workflow SpiffWorkflow's default eval-based engine.
+    workflow.script_engine = _script_engine
+    return workflow
+
+
+def _all_workflows(workflow: BpmnWorkflow):
+    yield workflow
+    yield from workflow.subprocesses.values()
+
+
+def compact(workflow: BpmnWorkflow) -> int:
+    """Drop finished tasks outside the subtree that holds every unfinished task.
+
+    Returns the number of tasks dropped. Subprocesses of dropped call activities go too.
+    """
+    dropped = 0
+    for wf in list(_all_workflows(workflow)):
+        if wf is not workflow and wf.parent_task_id not in workflow.subprocesses:
+            continue  # removed with its parent in this pass
+        unfinished = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+        if not unfinished:
+            continue
+        root = _common_ancestor(unfinished)
+        if root is wf.task_tree:
+            continue
+        keep = _subtree_ids(root)
+        for task_id in [tid for tid in wf.tasks if tid not in keep]:
+            del wf.tasks[task_id]
+            dropped += 1
+            if task_id in workflow.subprocesses:
+                workflow.delete_subprocess(_Ref(task_id))
+        root._parent = None
+        wf.task_tree = root
+        if wf.last_task is not None and wf.last_task.id not in keep:
+            wf.last_task = None
+    return dropped
+
+
+class _Ref:
+    """delete_subprocess only reads ``.id`` of the task it is given."""
+
+    def __init__(self, task_id):
+        self.id = task_id
+
+
+def _common_ancestor(tasks):
+    def chain(task):
+        path = []
+        while task is not None:
+            path.append(task)
+            task = task.parent
+        return path[::-1]
+
+    common = chain(tasks[0])
+    for task in tasks[1:]:
+        path = chain(task)
+        n = 0
+        while n < len(common) and n < len(path) and common[n] is path[n]:
+            n += 1
+        common = common[:n]
+    return common[-1]
+
+
+def _subtree_ids(root) -> set:
+    ids, stack = set(), [root]
+    while stack:
+        task = stack.pop()
+        ids.add(task.id)
+        stack.extend(task.children)
+    return ids
+
+
+def json_ready(value):
+    """Task data as plain JSON: dates and datetimes become ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, (list, tuple, set)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,53 @@
+"""Users and their roles (lanes in the models are role names)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.store import User
+
+
+def user_dict(user: User) -> dict:
+    return {"name": user.name, "roles": list(user.roles), "agency": user.agency}
+
+
+def add_user(session: Session, name: str, roles: list[str], agency: str | None = None) -> dict:
+    name = (name or "").strip()
+    roles = [r.strip() for r in roles if r and r.strip()]
+    if not name:
+        raise InvalidInput("利用者名を入力してください。", {"name": "必須項目です。"})
+    if not roles:
+        raise InvalidInput("役割を1つ以上指定してください。", {"role": "必須項目です。"})
+    if find_user(session, name) is not None:
+        raise Conflict(f"利用者 '{name}' は既に登録されています。")
+    user = User(name=name, roles=sorted(set(roles), key=roles.index), agency=agency,
+                created_at=clock.now())
+    session.add(user)
+    session.flush()
+    return user_dict(user)
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalars(select(User).where(User.name == name)).first()
+
+
+def get_user(session: Session, name: str) -> User:
+    user = find_user(session, name)
+    if user is None:
+        raise NotFound(f"利用者 '{name}' が見つかりません。")
+    return user
+
+
+def first_user_with_role(session: Session, role: str) -> User | None:
+    for user in session.scalars(select(User).order_by(User.id)):
+        if role in user.roles:
+            return user
+    return None
+
+
+def require_role(user: User, role: str | None, what: str) -> None:
+    if role and role not in user.roles:
+        raise Forbidden(f"{what}は役割「{role}」の利用者だけが行えます。"
+                        f"利用者 '{user.name}' の役割: {', '.join(user.roles) or 'なし'}")

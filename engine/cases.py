@@ -107,9 +107,8 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     workflow, row = loaded.workflow, loaded.row
     finished = list(finished_since(workflow, loaded.loaded_at))
     history.record_steps(session, row.id, [
-        (t.workflow.spec.name, t.task_spec.name,
-         t.parent.task_spec.name if t.parent is not None else None, "completed")
-        for t in finished])
+        (t.workflow.spec.name, t.task_spec.bpmn_id, previous_element(t), "completed")
+        for t in finished if t.task_spec.bpmn_id])
     row.stage, row.status = stage_and_status(workflow, finished, row.stage)
     state.compact(workflow)
     human_tasks.index_ready_tasks(session, row, workflow)
@@ -126,6 +125,14 @@ def finished_since(workflow: BpmnWorkflow, since: float):
     tasks = [t for wf in workflows for t in wf.tasks.values()
              if t.has_state(TaskState.COMPLETED) and t.last_state_change >= since]
     return sorted(tasks, key=lambda t: t.last_state_change)
+
+
+def previous_element(task) -> str | None:
+    """The BPMN element a task came from, skipping SpiffWorkflow's internal tasks."""
+    parent = task.parent
+    while parent is not None and not parent.task_spec.bpmn_id:
+        parent = parent.parent
+    return parent.task_spec.bpmn_id if parent is not None else None
 
 
 def _extensions(task) -> dict:

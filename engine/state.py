@@ -88,7 +88,7 @@ def compact(workflow: BpmnWorkflow) -> int:
         unfinished = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
         if not unfinished:
             continue
-        root = _common_ancestor(unfinished)
+        root = _keep_from(_common_ancestor(unfinished))
         if root is wf.task_tree:
             continue
         keep = _subtree_ids(root)
@@ -109,6 +109,15 @@ class _Ref:
 
     def __init__(self, task_id):
         self.id = task_id
+
+
+def _keep_from(ancestor):
+    """Keep the BPMN element before the common ancestor too, so the step log can name
+    the element each unfinished task came from."""
+    anchor = ancestor.parent
+    while anchor is not None and not anchor.task_spec.bpmn_id:
+        anchor = anchor.parent
+    return anchor if anchor is not None else ancestor
 
 
 def _common_ancestor(tasks):

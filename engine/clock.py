@@ -7,14 +7,14 @@ type without a zone are read as Japan time, the municipality's local time.
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Tokyo")
 
-_fixed = threading.local()
+# Process-wide, so that worker threads see the same fixed time as the thread that set it.
+_fixed: datetime | None = None
 
 
 def parse_instant(text: str) -> datetime:
@@ -34,9 +34,8 @@ def parse_instant(text: str) -> datetime:
 
 def now() -> datetime:
     """The current instant in UTC, as fixed by set_now or KASANE_NOW, else real."""
-    fixed = getattr(_fixed, "value", None)
-    if fixed is not None:
-        return fixed
+    if _fixed is not None:
+        return _fixed
     env = os.environ.get("KASANE_NOW")
     if env:
         return parse_instant(env)
@@ -49,24 +48,26 @@ def today() -> date:
 
 
 def set_now(moment: datetime | str | None) -> None:
-    """Fix the clock for this thread (None returns to KASANE_NOW or real time)."""
+    """Fix the clock (None returns to KASANE_NOW or real time)."""
+    global _fixed
     if isinstance(moment, str):
         moment = parse_instant(moment)
     elif moment is not None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)
         moment = moment.astimezone(timezone.utc)
-    _fixed.value = moment
+    _fixed = moment
 
 
 @contextmanager
 def fixed_at(moment: datetime | str):
-    previous = getattr(_fixed, "value", None)
+    global _fixed
+    previous = _fixed
     set_now(moment)
     try:
         yield now()
     finally:
-        _fixed.value = previous
+        _fixed = previous
 
 
 def advance(delta: timedelta) -> datetime:

@@ -1,0 +1,79 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite or PostgreSQL.
+
+SQLite (the default): the schema is migrated once per session into a template file, which
+each test copies. PostgreSQL (KASANE_DATABASE_URL): each xdist worker gets its own
+database, migrated once; each test starts from emptied tables.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine import clock, migrate
+from engine.api import Kasane
+from engine.store import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = Path(__file__).resolve().parent / "models"
+
+pytest_plugins = []
+
+
+def _postgres_base_url() -> str | None:
+    url = os.environ.get("KASANE_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+@pytest.fixture(scope="session")
+def _database_template(tmp_path_factory, worker_id):
+    base = _postgres_base_url()
+    if base is None:
+        template = tmp_path_factory.mktemp("template") / "kasane.db"
+        migrate.upgrade(f"sqlite:///{template}")
+        yield ("sqlite", template)
+        return
+    name = f"kasane_test_{worker_id}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield ("postgresql", url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(_database_template, tmp_path) -> str:
+    kind, source = _database_template
+    if kind == "sqlite":
+        target = tmp_path / "kasane.db"
+        shutil.copy(source, target)
+        return f"sqlite:///{target}"
+    engine = create_engine(source)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return source
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock():
+    clock.set_now(None)
+    yield
+    clock.set_now(None)
+
+
+@pytest.fixture
+def kasane(database_url):
+    api = Kasane(database_url)
+    yield api
+    api.close()

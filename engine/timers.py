@@ -26,6 +26,8 @@ class _ClockDatetime(datetime):
 
 spiff_timer.datetime = _ClockDatetime
 spiff_timer.LOCALTZ = clock.LOCAL_TZ
+# One reading of model dates everywhere: a bare date is 09:00 Japan time, as for due dates.
+TimerEventDefinition.get_datetime = staticmethod(clock.parse_instant)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def pending_timers(workflow) -> tuple[list[dict], datetime | None]:
         if not isinstance(definition, TimerEventDefinition):
             continue
         value = definition.details(task).value
-        if value is None:
+        if value is None or isinstance(value, dict):  # a dict: a cycle with no cycles left
             continue
         due = to_instant(value)
         pending.append((due, definition.name or task.task_spec.name, task.task_spec.name))

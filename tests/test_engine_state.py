@@ -1,0 +1,70 @@
+"""Stored state: restricted engine after reload, compaction, and years-long loops."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+from engine import cases, clock, state
+from engine.deployments import parse_bundle, read_model_files, build_pathway
+from engine.store import Case, StepRecord
+from tests.conftest import MODELS
+
+
+@pytest.fixture
+def loop(kasane):
+    clock.set_now("2025-04-01")
+    kasane.deploy([MODELS / "loop.bpmn"])
+    kasane.add_user("ito", ["担当"])
+    return kasane
+
+
+def test_reloaded_workflow_runs_scripts_under_the_restricted_engine():
+    bundle = parse_bundle(read_model_files([MODELS / "loop.bpmn"]))
+    spec, subprocess_specs, _ = build_pathway(bundle.parser, "loop")
+    workflow = state.new_workflow(spec, subprocess_specs)
+    workflow.task_tree.data["回数"] = 0
+    workflow.do_engine_steps()
+    restored = state.load(state.dump(workflow), spec, subprocess_specs)
+    assert restored.script_engine is workflow.script_engine
+    task = restored.get_next_task(spec_name="review")
+    # A value an unrestricted eval would happily run: the restricted engine refuses it.
+    with pytest.raises(WorkflowTaskException) as refused:
+        restored.script_engine.evaluate(task, "().__class__.__bases__")
+    assert "__class__" in str(refused.value.__cause__ or refused.value)
+    task.data["終了"] = True
+    task.run()
+    restored.do_engine_steps()
+    assert restored.completed and restored.last_task.data["回数"] == 1
+
+
+def test_a_case_looping_400_cycles_stays_correct_and_small(loop):
+    case = loop.open_case("loop", "ito", {"回数": 0})
+    sizes = []
+    for cycle in range(1, 401):
+        [task] = case["tasks"]
+        assert task["name"] == "見直し", cycle
+        assert case["data"]["回数"] == cycle, cycle
+        assert case["stage"] == "モニタリング"
+        case = loop.complete_task(task["task_id"], "ito", {"終了": cycle == 400, "周回": cycle})
+        with loop.transaction() as s:
+            sizes.append(len(s.get(Case, case["case_id"]).state))
+    assert case["status"] == "closed" and case["stage"] == "終結" and case["tasks"] == []
+    assert case["data"]["周回"] == 400
+    assert max(sizes[300:]) <= max(sizes[:10]) * 1.2  # does not grow with the case's age
+    with loop.transaction() as s:
+        reviews = s.scalar(select(func.count()).select_from(StepRecord)
+                           .where(StepRecord.spec_id == "review"))
+        assert reviews == 400  # the full history stays queryable in our tables
+    history = loop.show_case(case["case_id"])["history"]
+    assert sum(h["kind"] == "task_completed" for h in history) == 400
+
+
+def test_step_log_names_the_element_each_step_came_from(loop):
+    case = loop.open_case("loop", "ito", {"回数": 0})
+    loop.complete_task(case["tasks"][0]["task_id"], "ito", {"終了": True})
+    with loop.transaction() as s:
+        steps = [(r.previous_spec_id, r.spec_id) for r in
+                 s.scalars(select(StepRecord).order_by(StepRecord.id))]
+    assert steps == [(None, "start"), ("start", "count"), ("count", "review"),
+                     ("review", "gw"), ("gw", "end")]

@@ -1,0 +1,101 @@
+"""Timers on the engine clock: date, duration, cycle, boundary timers, the sweep, incidents."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engine import clock
+from engine.store import Case, Incident
+from tests.conftest import MODELS
+
+
+@pytest.fixture
+def timers(kasane):
+    clock.set_now("2025-04-01")
+    kasane.deploy([MODELS / "timers.bpmn", MODELS / "broken_script.bpmn"])
+    kasane.add_user("ito", ["担当"])
+    return kasane
+
+
+def names(summary):
+    return sorted(t["name"] for t in summary["tasks"])
+
+
+def timer_dues(summary):
+    return {t["name"]: t["due"] for t in summary["timers"]}
+
+
+def test_timers_are_computed_on_the_engine_clock_with_plain_iso(timers):
+    case = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    assert timer_dues(case) == {
+        "期日": "2025-05-01T09:00:00+09:00",          # plain ISO date-time, no quotes
+        "期限": "2025-04-11T09:00:00+09:00",          # P10D from the fixed clock
+        "毎日": "2025-04-02T09:00:00+09:00",          # R2/P1D
+        "予定日": "2025-04-20T09:00:00+09:00",        # expression; a bare date is 09:00
+    }
+    with timers.transaction() as s:
+        row = s.get(Case, case["case_id"])
+        assert row.next_timer_at == clock.parse_instant("2025-04-02T09:00:00+09:00")
+
+
+def test_nothing_fires_before_it_is_due(timers):
+    case = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    clock.set_now("2025-04-02T08:59:59+09:00")
+    assert timers.run_timers() == {"fired": 0, "incidents": 0}
+    assert names(timers.show_case(case["case_id"])) == sorted(["作業", "待機"])
+
+
+def test_cycle_non_interrupting_and_interrupting_boundary_timers(timers):
+    case = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    clock.set_now("2025-04-02T09:00:00+09:00")  # due exactly now fires
+    assert timers.run_timers() == {"fired": 1, "incidents": 0}
+    shown = timers.show_case(case["case_id"])
+    assert names(shown) == sorted(["作業", "リマインド", "待機"])  # non-interrupting: 待機 stays
+    clock.set_now("2025-04-03T09:00:00+09:00")
+    timers.run_timers()
+    shown = timers.show_case(case["case_id"])
+    assert names(shown) == sorted(["作業", "リマインド", "リマインド", "待機"])
+    assert "毎日" not in timer_dues(shown)  # R2: two cycles only
+    clock.set_now("2025-04-11T09:00:00+09:00")
+    timers.run_timers()
+    shown = timers.show_case(case["case_id"])
+    assert "作業" not in names(shown) and "期限切れ対応" in names(shown)  # interrupting
+    fired = [h["name"] for h in shown["history"] if h["kind"] == "timer_fired"]
+    assert fired == ["毎日", "毎日", "期限"]
+
+
+def test_a_late_sweep_fires_every_missed_cycle_and_all_due_timers(timers):
+    case = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    clock.set_now("2025-05-02")
+    assert timers.run_timers() == {"fired": 1, "incidents": 0}
+    shown = timers.show_case(case["case_id"])
+    assert names(shown) == sorted(["リマインド", "リマインド", "待機", "期日後の作業", "期限切れ対応"])
+    assert shown["timers"] == []
+
+
+def test_due_cases_fire_in_due_order_and_a_failing_case_records_an_incident(timers):
+    broken = timers.open_case("broken", "ito")
+    ok = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    clock.set_now("2025-04-02T10:00:00+09:00")
+    assert timers.run_timers() == {"fired": 1, "incidents": 1}
+    assert "リマインド" in names(timers.show_case(ok["case_id"]))
+    with timers.transaction() as s:
+        incident = s.scalars(select(Incident)).one()
+        assert incident.case_id == broken["case_id"] and incident.retry_count == 1
+        assert "未定義の値" in incident.message
+    shown = timers.show_case(broken["case_id"])
+    assert shown["history"][-1]["kind"] == "incident"
+    assert shown["timers"]  # nothing half-stored: the timer is still pending
+    timers.run_timers()
+    with timers.transaction() as s:
+        assert [i.retry_count for i in s.scalars(select(Incident).order_by(Incident.id))] == [1, 2]
+
+
+def test_kasane_now_fixes_the_clock_for_the_engine_and_spiffworkflow(timers, monkeypatch):
+    monkeypatch.setenv("KASANE_NOW", "2025-04-01T12:00:00+09:00")
+    clock.set_now(None)
+    case = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    assert timer_dues(case)["期限"] == "2025-04-11T12:00:00+09:00"
+    monkeypatch.setenv("KASANE_NOW", "2025-04-11T12:00:00+09:00")
+    timers.run_timers()
+    assert "期限切れ対応" in names(timers.show_case(case["case_id"]))

@@ -5,7 +5,7 @@ several things at once) calls the module functions directly.
 """
 from __future__ import annotations
 
-from engine import cases, deployments, events, human_tasks, migrate, timers, users
+from engine import cases, deployments, events, human_tasks, timers, users
 from engine.store import database_url, make_engine, make_sessionmaker, transaction
 
 
@@ -19,6 +19,7 @@ class Kasane:
         return transaction(self.Session)
 
     def upgrade_database(self) -> None:
+        from engine import migrate  # Alembic is slow to import; only this command needs it
         migrate.upgrade(self.url)
 
     def deploy(self, paths, actor: str | None = None) -> list[dict]:

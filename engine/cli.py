@@ -210,3 +210,7 @@ def main(argv=None) -> None:
         fail({"error": exc.format_message(), "fields": {}}, 2)
     except click.ClickException as exc:
         fail({"error": exc.format_message(), "fields": {}}, 2)
+
+
+if __name__ == "__main__":
+    main()

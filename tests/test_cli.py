@@ -1,0 +1,109 @@
+"""The CLI contract, driven as an outside tool would: a real process, JSON and exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from engine.store import Case, Deployment, HistoryEntry, HumanTask, User
+from tests.conftest import MODELS
+
+
+@pytest.fixture
+def run(database_url):
+    env = {**os.environ, "KASANE_DATABASE_URL": database_url, "KASANE_NOW": "2025-04-07"}
+
+    def run(*args, code=0):
+        result = subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        if code == 0:
+            return json.loads(result.stdout)
+        return json.loads(result.stderr) if result.stderr.strip() else json.loads(result.stdout)
+    return run
+
+
+def snapshot(database_url):
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        counts = tuple(conn.execute(select(func.count()).select_from(m.__table__)).scalar()
+                       for m in (Deployment, User, Case, HumanTask, HistoryEntry))
+        versions = tuple(conn.execute(select(Case.version_id).order_by(Case.id)).scalars())
+    engine.dispose()
+    return counts, versions
+
+
+def test_cli_contract_end_to_end(run, database_url):
+    assert run("db", "upgrade") == {"ok": True}
+    assert run("lint", MODELS / "sample.bpmn") == {"ok": True, "problems": []}
+    assert run("deploy", MODELS / "sample.bpmn") == [{"pathway": "sample", "version": 1, "new": True}]
+    assert run("deploy", MODELS / "sample.bpmn")[0]["new"] is False
+    run("users", "add", "tanaka", "--role", "相談支援コーディネーター", "--agency", "まるごと相談室")
+    run("users", "add", "suzuki", "--role", "包括化推進員")
+
+    case = run("case", "open", "sample", "--as", "suzuki", "--data", '{"相談者": "重 花子"}')
+    assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data"}
+    assert case["stage"] == "多機関協働" and case["status"] == "open"
+    [task] = case["tasks"]
+    assert set(task) == {"task_id", "name", "role", "form", "due"}
+    assert [t["name"] for t in case["timers"]] == ["督促"]
+    assert run("tasks", "--role", "相談支援コーディネーター")[0]["task_id"] == task["task_id"]
+    assert run("tasks", "--case", case["case_id"], "--role", "包括化推進員") == []
+
+    before = snapshot(database_url)
+    error = run("task", "complete", task["task_id"], "--as", "tanaka",
+                "--data", '{"判断": "保留"}', code=1)
+    assert error["fields"] == {"判断日": "必須項目です。", "判断": "選択肢から選んでください。"}
+    error = run("task", "complete", task["task_id"], "--as", "suzuki",
+                "--data", '{"判断日": "2025-04-07", "判断": "受理"}', code=4)
+    assert "相談支援コーディネーター" in error["error"]
+    run("task", "complete", task["task_id"], "--as", "tanaka", "--data", "{not json", code=1)
+    run("case", "event", case["case_id"], "状況変化", "--as", "tanaka",
+        "--data", '{"内容": "入院"}', code=3)
+    assert snapshot(database_url) == before
+
+    assert run("timers", "run", "--now", "2025-04-10T09:00:00+09:00") == {"fired": 1, "incidents": 0}
+    assert run("timers", "run", "--now", "2025-04-10T09:00:00+09:00") == {"fired": 0, "incidents": 0}
+    tasks = {t["name"]: t for t in run("tasks", "--case", case["case_id"])}
+    assert set(tasks) == {"受理判断", "督促確認"}
+
+    after = run("task", "complete", task["task_id"], "--as", "tanaka",
+                "--data", '{"判断日": "2025-04-10", "判断": "受理"}')
+    assert after["stage"] == "アセスメント"
+    consent = next(t for t in after["tasks"] if t["name"] == "同意確認")
+    after = run("task", "complete", consent["task_id"], "--as", "tanaka",
+                "--data", '{"対象者": "重 花子", "同意": "あり"}')
+    assert after["stage"] == "支援実施"
+    done = run("case", "event", case["case_id"], "状況変化", "--as", "tanaka",
+               "--data", '{"内容": "入院"}')
+    assert done["status"] == "closed" and done["stage"] == "終結"
+    shown = run("case", "show", case["case_id"])
+    assert [h["kind"] for h in shown["history"]] == [
+        "opened", "timer_fired", "task_completed", "task_completed", "event"]
+
+
+def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url):
+    run("deploy", MODELS / "sample.bpmn")
+    run("users", "add", "tanaka", "--role", "相談支援コーディネーター")
+    before = snapshot(database_url)
+    refused = run("deploy", MODELS / "bad" / "malformed.bpmn", code=1)
+    assert refused["problems"][0]["file"] == "malformed.bpmn"
+    refused = run("deploy", MODELS / "bad" / "unsafe.bpmn", code=1)
+    assert refused["problems"] == [{"file": "unsafe.bpmn", "element": "f_attack",
+                                    "message": "使用できない式です: 使用できない名前です: __import__"}]
+    lint = run("lint", MODELS / "bad", code=1)
+    assert lint["ok"] is False and {p["file"] for p in lint["problems"]} == {"malformed.bpmn", "unsafe.bpmn"}
+    run("users", "add", "tanaka", "--role", "x", code=3)
+    run("case", "show", "12345", code=2)
+    run("case", "open", "nothing", "--as", "tanaka", code=2)
+    run("case", "open", "sample", "--as", "nobody", code=2)
+    run("task", "complete", "no-such-task", "--as", "tanaka", code=2)
+    run("deploy", "no/such/path", code=2)
+    usage = run("case", "open", code=2)
+    assert "PATHWAY" in usage["error"]
+    run("no-such-command", code=2)
+    assert snapshot(database_url) == before

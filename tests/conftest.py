@@ -21,7 +21,14 @@ from engine.store import Base
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
 
-pytest_plugins = []
+pytest_plugins = [  # a module before the step modules that import it
+    "tests.steps.context",
+    "tests.steps.tables",
+    "tests.steps.tasks",
+    "tests.steps.clock",
+    "tests.steps.cases",
+    "tests.steps.coverage_plugin",
+]
 
 
 def _postgres_base_url() -> str | None:

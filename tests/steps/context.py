@@ -1,0 +1,72 @@
+"""The scenario context: the current case and the users that role names stand for."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from engine.api import Kasane
+from engine.errors import KasaneError
+from engine.users import find_user, first_user_with_role
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ScenarioContext:
+    """State shared by the steps of one scenario; also readable as a dict."""
+
+    kasane: Kasane
+    case_id: int | None = None  # the current case: the one opened last
+    cases: list[int] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)  # role or name -> user name
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value) -> None:
+        setattr(self, key, value)
+
+    def current_case(self) -> int:
+        if self.case_id is None:
+            pytest.fail("ケースがまだありません。先に「相談を受け付ける」でケースを開いてください。")
+        return self.case_id
+
+    def user_for(self, role: str) -> str:
+        """The user a name in a step stands for.
+
+        A registered user's own name stands for that user; any other text is a role and
+        stands for the first user with that role, who is created (``<役割>1``) if none.
+        """
+        if role in self.users:
+            return self.users[role]
+        with self.kasane.transaction() as session:
+            user = find_user(session, role) or first_user_with_role(session, role)
+            name = user.name if user is not None else None
+        if name is None:
+            name = self._new_user_name(role)
+            self.kasane.add_user(name, [role])
+        self.users[role] = name
+        return name
+
+    def _new_user_name(self, role: str) -> str:
+        with self.kasane.transaction() as session:
+            number = 1
+            while find_user(session, f"{role}{number}") is not None:
+                number += 1
+        return f"{role}{number}"
+
+
+@pytest.fixture
+def scenario_context(kasane) -> ScenarioContext:
+    return ScenarioContext(kasane)
+
+
+def engine_failure(exc: KasaneError, doing: str) -> None:
+    """Fail the step with the engine's message and field messages."""
+    details = "".join(f"\n  {name}: {message}" for name, message in sorted(exc.fields.items()))
+    problems = getattr(exc, "problems", None) or []
+    details += "".join(f"\n  {p.get('file')} {p.get('element')}: {p.get('message')}" for p in problems)
+    raise pytest.fail.Exception(f"{doing}がエラーになりました: {exc.message}{details}",
+                                pytrace=False) from None

@@ -45,7 +45,7 @@ def get_case_row(session: Session, case_id) -> Case:
 
 def load_case(session: Session, case_id) -> LoadedCase:
     row = get_case_row(session, case_id)
-    pathway = deployments.load_pathway(session.get(Deployment, row.deployment_id))
+    pathway = deployments.load_pathway(row.deployment)
     loaded_at = time.time()
     workflow = state.load(row.state, pathway.spec, pathway.subprocess_specs)
     return LoadedCase(row, pathway, workflow, loaded_at)
@@ -64,7 +64,7 @@ def open_case(session: Session, pathway_id: str, actor: str, data: dict | None =
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
     now = clock.now()
-    row = Case(deployment_id=deployment.id, pathway=pathway_id, state="", serializer_version="",
+    row = Case(deployment=deployment, pathway=pathway_id, state="", serializer_version="",
                opened_at=now, opened_by=user.name, updated_at=now)
     session.add(row)
     session.flush()
@@ -173,14 +173,13 @@ def case_data(workflow: BpmnWorkflow) -> dict:
 
 
 def summary(session: Session, row: Case, with_history: bool = False) -> dict:
-    deployment = session.get(Deployment, row.deployment_id)
     tasks = session.scalars(select(HumanTask).where(HumanTask.case_id == row.id,
                                                     HumanTask.state == "open")
                             .order_by(HumanTask.created_at, HumanTask.name))
     result = {
         "case_id": row.id,
         "pathway": row.pathway,
-        "version": deployment.version,
+        "version": row.deployment.version,
         "status": row.status,
         "stage": row.stage,
         "tasks": [human_tasks.task_dict(t) for t in tasks],

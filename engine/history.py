@@ -1,7 +1,7 @@
 """The append-only case history and the step log kept before the task tree is compacted."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -25,5 +25,7 @@ def entries(session: Session, case_id: int) -> list[dict]:
 def record_steps(session: Session, case_id: int, finished) -> None:
     """finished: (process id, spec id, previous spec id, state) for each finished task."""
     at = clock.now()
-    session.add_all(StepRecord(case_id=case_id, process_id=p, spec_id=s, previous_spec_id=prev,
-                               state=state, at=at) for p, s, prev, state in finished)
+    rows = [{"case_id": case_id, "process_id": p, "spec_id": s, "previous_spec_id": prev,
+             "state": state, "at": at} for p, s, prev, state in finished]
+    if rows:
+        session.execute(insert(StepRecord), rows)

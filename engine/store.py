@@ -15,7 +15,7 @@ from typing import Any, Optional
 from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
                         TypeDecorator, UniqueConstraint, create_engine, event)
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict
@@ -79,7 +79,7 @@ class Deployment(Base):
     version: Mapped[int]
     name: Mapped[Optional[str]] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
-    files: Mapped[dict[str, Any]]  # file name -> XML text
+    files: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # file name -> XML text
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[Optional[str]] = mapped_column(String(100))
 
@@ -100,6 +100,7 @@ class Case(Base):
     opened_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime]
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    deployment: Mapped[Deployment] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version_id}
 
 
@@ -166,6 +167,9 @@ def _configure_sqlite(engine: SqlEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL survives any crash of the process; only a power cut can
+        # lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -191,6 +191,15 @@ def timers_run(now):
 
 
 @cli.command()
+@click.argument("paths", nargs=-1)
+@command
+def demo(paths):
+    """デモ用の利用者とケースを登録する (既定: workflows/ をデプロイ)。"""
+    from engine.demo import load_demo
+    return load_demo(api(), list(paths) or ["workflows"])
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve(host, port):

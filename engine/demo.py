@@ -1,0 +1,69 @@
+"""Demo data: users for every role of the deployed pathways and a few cases in flight.
+
+Forms fill themselves with their example values (domain §7 "Sample values"), on a clock
+fixed to the day the examples were written for, so every pathway gets the same treatment.
+"""
+from __future__ import annotations
+
+from engine import clock, deployments
+from engine.api import Kasane
+from engine.errors import KasaneError
+from engine.store import Deployment
+import forms
+
+DEMO_DAY = "2025-04-07"
+DEMO_NAMES = ["山田", "田中", "佐藤", "鈴木", "高橋", "伊藤", "渡辺", "中村"]
+
+
+def roles_of(pathway) -> list[str]:
+    roles = []
+    for spec in [pathway.spec, *pathway.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            lane = getattr(task_spec, "lane", None)
+            if lane and lane not in roles:
+                roles.append(lane)
+    return roles
+
+
+def load_demo(api: Kasane, paths=("workflows",), cases_per_pathway: int = 3) -> dict:
+    with clock.fixed_at(DEMO_DAY):
+        deployed = api.deploy(list(paths), actor="demo")
+        created_users, opened = [], []
+        for item in deployed:
+            with api.transaction() as session:
+                deployment = deployments.latest_deployment(session, item["pathway"])
+                pathway = deployments.load_pathway(deployment)
+            users = _ensure_users(api, roles_of(pathway), created_users)
+            if not item["new"]:
+                continue
+            for steps in range(cases_per_pathway):
+                opened.append(_demo_case(api, item["pathway"], users, steps + 1))
+    return {"deployed": deployed, "users": created_users, "cases": opened}
+
+
+def _ensure_users(api: Kasane, roles: list[str], created: list) -> dict[str, str]:
+    users = {}
+    for n, role in enumerate(roles):
+        name = f"{DEMO_NAMES[n % len(DEMO_NAMES)]}（{role}）"
+        try:
+            api.add_user(name, [role], agency="デモ市")
+            created.append(name)
+        except KasaneError:
+            pass  # already there from an earlier demo run
+        users[role] = name
+    return users
+
+
+def _demo_case(api: Kasane, pathway: str, users: dict[str, str], steps: int) -> int:
+    summary = api.open_case(pathway, next(iter(users.values())))
+    for _ in range(steps):
+        if not summary["tasks"]:
+            break
+        task = summary["tasks"][0]
+        data = forms.example_values(task["form"]) if task["form"] else {}
+        try:
+            summary = api.complete_task(task["task_id"], users.get(task["role"]) or
+                                        next(iter(users.values())), data)
+        except KasaneError:
+            break
+    return summary["case_id"]

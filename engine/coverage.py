@@ -5,7 +5,9 @@ the user tasks of one process, including those inside its embedded subprocesses.
 side is the engine's step log (``case_steps``, :class:`engine.store.StepRecord`): one
 record per finished BPMN element with the element the token came from
 (``previous_spec_id``). A flow counts as taken when some record of that process has
-``previous_spec_id == sourceRef`` and ``spec_id == targetRef``; a user task was reached
+``previous_spec_id == sourceRef`` and ``spec_id == targetRef`` (every incoming flow of a
+parallel gateway that completed counts, as a join fires only when all have a token);
+a user task was reached
 when some record has its id. The step log holds finished elements; the database reader
 adds the elements where cases wait now, so a flow into a task still open counts.
 
@@ -57,6 +59,7 @@ class ProcessModel:
     flows: list[Flow] = field(default_factory=list)
     tasks: list[ModelTask] = field(default_factory=list)
     containers: set[str] = field(default_factory=set)  # the process id and its subprocess ids
+    parallel_gateways: set[str] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)  # element id -> name
 
 
@@ -72,6 +75,8 @@ def _walk(container_el, container_id: str, model: ProcessModel) -> None:
         if local == "sequenceFlow":
             model.flows.append(Flow(element_id, child.get("sourceRef"), child.get("targetRef"),
                                     child.get("name"), container_id))
+        elif local == "parallelGateway":
+            model.parallel_gateways.add(element_id)
         elif local in TASK_TAGS:
             model.tasks.append(ModelTask(element_id, child.get("name"), container_id))
         elif local in SUBPROCESS_TAGS:
@@ -96,13 +101,19 @@ def parse_process(xml: str | bytes, process_id: str) -> ProcessModel | None:
 
 def find_process(files: Mapping[str, str], process_id: str) -> ProcessModel:
     """The process among several BPMN files (name -> XML text); DMN files are skipped."""
+    unreadable = []
     for name, text in files.items():
         if name.endswith(".dmn"):
             continue
-        model = parse_process(text, process_id)
+        try:
+            model = parse_process(text, process_id)
+        except InvalidInput:
+            unreadable.append(name)
+            continue
         if model is not None:
             return model
-    raise NotFound(f"プロセス '{process_id}' が見つかりません。")
+    skipped = f"（XML として読めないファイル: {', '.join(unreadable)}）" if unreadable else ""
+    raise NotFound(f"プロセス '{process_id}' が見つかりません。{skipped}")
 
 
 def read_model_dir(path: str | Path) -> dict[str, str]:
@@ -119,11 +130,14 @@ def read_model_dir(path: str | Path) -> dict[str, str]:
 # ---- step records --------------------------------------------------------------------------
 
 def _record(row) -> dict:
+    """A step record as a dict; ``state`` is ``completed`` (the step log) or ``waiting``."""
     if isinstance(row, Mapping):
         return {"process_id": row.get("process_id"), "spec_id": row.get("spec_id"),
-                "previous_spec_id": row.get("previous_spec_id")}
+                "previous_spec_id": row.get("previous_spec_id"),
+                "state": row.get("state") or "completed"}
     return {"process_id": row.process_id, "spec_id": row.spec_id,
-            "previous_spec_id": row.previous_spec_id}
+            "previous_spec_id": row.previous_spec_id,
+            "state": getattr(row, "state", None) or "completed"}
 
 
 def database_records(session, process_ids: Iterable[str] | None = None,
@@ -138,7 +152,8 @@ def database_records(session, process_ids: Iterable[str] | None = None,
 
     from engine.store import StepRecord
 
-    query = select(StepRecord.process_id, StepRecord.spec_id, StepRecord.previous_spec_id)
+    query = select(StepRecord.process_id, StepRecord.spec_id, StepRecord.previous_spec_id,
+                   StepRecord.state)
     if process_ids is not None:
         query = query.where(StepRecord.process_id.in_(list(process_ids)))
     records = [_record(row) for row in session.execute(query.order_by(StepRecord.id))]
@@ -163,7 +178,8 @@ def pending_records(session) -> list[dict]:
             for task in wf.tasks.values():
                 if task.has_state(cases.ACTIVE) and task.task_spec.bpmn_id:
                     records.append({"process_id": wf.spec.name, "spec_id": task.task_spec.bpmn_id,
-                                    "previous_spec_id": cases.previous_element(task)})
+                                    "previous_spec_id": cases.previous_element(task),
+                                    "state": "waiting"})
     return records
 
 
@@ -224,11 +240,19 @@ def coverage_report(model: ProcessModel, records: Iterable) -> dict:
     """Which flows were taken and which user tasks were reached, given step records."""
     steps: set[tuple[str | None, str]] = set()
     reached: set[str] = set()
+    completed: set[str] = set()
     for row in map(_record, records):
         if row["process_id"] not in model.containers:
             continue
         steps.add((row["previous_spec_id"], row["spec_id"]))
         reached.add(row["spec_id"])
+        if row["state"] == "completed":
+            completed.add(row["spec_id"])
+    # A parallel join fires only once a token came in on every incoming flow, but the
+    # step log names only one of them as the join's previous element.
+    for flow in model.flows:
+        if flow.target in model.parallel_gateways and flow.target in completed:
+            steps.add((flow.source, flow.target))
     taken = [f for f in model.flows if (f.source, f.target) in steps]
     missing = [f for f in model.flows if (f.source, f.target) not in steps]
     tasks_reached = [t for t in model.tasks if t.id in reached]

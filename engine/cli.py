@@ -199,6 +199,28 @@ def demo(paths):
     return load_demo(api(), list(paths) or ["workflows"])
 
 
+@cli.command("coverage")
+@click.argument("pathway")
+@click.option("--steps", help="ステップ記録の JSONL ファイルまたはフォルダ (既定: データベース)。")
+@click.option("--models", default="workflows",
+              help="BPMN のフォルダ (--steps のとき、またはデプロイされていないとき)。")
+@command
+def coverage_report(pathway, steps, models):
+    """パスウェイのシーケンスフローとユーザータスクを通ったかを報告する。"""
+    from engine import coverage, deployments
+    files = None
+    if steps is not None:
+        records = coverage.read_dumps(steps)
+    else:
+        with api().transaction() as session:
+            records = coverage.database_records(session)
+            deployment = deployments.latest_deployment(session, pathway)
+            if deployment is not None:
+                files = dict(deployment.files)
+    model = coverage.find_process(files or coverage.read_model_dir(models), pathway)
+    return coverage.coverage_report(model, records)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)

@@ -164,8 +164,8 @@ def stage_and_status(workflow: BpmnWorkflow, finished, previous_stage):
 
 
 def case_data(workflow: BpmnWorkflow) -> dict:
-    """The case's data: the most recently changed task of the main process, plus data objects."""
-    tasks = [t for t in workflow.tasks.values() if not t.has_state(TaskState.PREDICTED_MASK)]
+    """The case's data: the task of the main process completed last, plus data objects."""
+    tasks = [t for t in workflow.tasks.values() if t.has_state(TaskState.COMPLETED)]
     latest = max(tasks, key=lambda t: t.last_state_change, default=workflow.task_tree)
     data = dict(latest.data)
     data.update({k: v for k, v in workflow.data_objects.items() if v is not None})

@@ -17,6 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
@@ -85,7 +86,9 @@ def compact(workflow: BpmnWorkflow) -> int:
     for wf in list(_all_workflows(workflow)):
         if wf is not workflow and wf.parent_task_id not in workflow.subprocesses:
             continue  # removed with its parent in this pass
-        unfinished = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+        # Predicted tasks hang below definite ones, except below a parked EndJoin.
+        unfinished = [t for t in wf.tasks.values()
+                      if t.has_state(TaskState.DEFINITE_MASK) and not _parked_at_end(t)]
         if not unfinished:
             continue
         root = _keep_from(_common_ancestor(unfinished))
@@ -95,8 +98,7 @@ def compact(workflow: BpmnWorkflow) -> int:
         for task_id in [tid for tid in wf.tasks if tid not in keep]:
             del wf.tasks[task_id]
             dropped += 1
-            if task_id in workflow.subprocesses:
-                workflow.delete_subprocess(_Ref(task_id))
+            _drop_subprocess(workflow, task_id)
         root._parent = None
         wf.task_tree = root
         if wf.last_task is not None and wf.last_task.id not in keep:
@@ -104,11 +106,22 @@ def compact(workflow: BpmnWorkflow) -> int:
     return dropped
 
 
-class _Ref:
-    """delete_subprocess only reads ``.id`` of the task it is given."""
+def _parked_at_end(task) -> bool:
+    """A thread that reached an end event while others run waits in the process's EndJoin.
 
-    def __init__(self, task_id):
-        self.id = task_id
+    It only tells the EndJoin that one thread is done; the EndJoin fires once no other
+    task is unfinished. Holding it would pin the whole tree below it for the rest of the
+    case, so it does not count as unfinished here.
+    """
+    return isinstance(task.task_spec, _EndJoin) and task.has_state(TaskState.WAITING)
+
+
+def _drop_subprocess(workflow, task_id) -> None:
+    """Forget the subprocess a dropped call activity ran, and any it called in turn."""
+    subprocess = workflow.subprocesses.pop(task_id, None)
+    if subprocess is not None:
+        for child_id in list(subprocess.tasks):
+            _drop_subprocess(workflow, child_id)
 
 
 def _keep_from(ancestor):

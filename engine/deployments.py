@@ -74,6 +74,10 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
             bundle.problem(name, None, f"XML として読めません: {exc}")
             continue
         bundle.problems.extend(modelcheck.check_expressions(name, tree))
+        if name.endswith(".dmn") and len(tree.findall("{*}decision")) > 1:
+            bundle.problem(name, None, "DMN ファイル1つにつき decision は1つにしてください"
+                                       "（SpiffWorkflow は2つ目以降を読みません）。")
+            continue
         modelcheck.quote_plain_timer_expressions(tree)
         try:
             if name.endswith(".dmn"):
@@ -105,7 +109,9 @@ def lint(paths) -> dict:
 def build_pathway(parser: PathwayParser, process_id: str) -> tuple:
     spec = parser.get_spec(process_id)
     subprocess_specs = parser.get_subprocess_specs(process_id)
-    decisions = {ref: parser.get_engine(ref, None) for ref in decision_refs(parser, process_id)}
+    # A missing validation decision is reported by modelcheck.check_conventions.
+    decisions = {ref: parser.get_engine(ref, None) for ref in decision_refs(parser, process_id)
+                 if ref in parser.dmn_parsers}
     return spec, subprocess_specs, decisions
 
 
@@ -128,7 +134,8 @@ def _file_of(parser, process_id):
 def files_for(bundle: Bundle, process_id: str) -> dict[str, str]:
     parser = bundle.parser
     names = {_file_of(parser, pid) for pid in [process_id, *called_processes(parser, process_id)]}
-    names |= {parser.dmn_parsers[ref].filename for ref in decision_refs(parser, process_id)}
+    names |= {parser.dmn_parsers[ref].filename for ref in decision_refs(parser, process_id)
+              if ref in parser.dmn_parsers}
     return {name: bundle.files[name] for name in sorted(n for n in names if n)}
 
 

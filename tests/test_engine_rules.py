@@ -1,0 +1,82 @@
+"""DMN decisions: business rule tasks, validation rules that refuse a completion, and
+unsafe DMN cells refused at deploy time."""
+from __future__ import annotations
+
+import pytest
+
+from engine import clock
+from engine.errors import InvalidInput, ModelRefused
+from tests.conftest import MODELS
+
+
+@pytest.fixture
+def rules(kasane):
+    clock.set_now("2025-04-01")
+    kasane.deploy([MODELS / "rules.bpmn", MODELS / "rules.dmn", MODELS / "rules_defaults.dmn"])
+    kasane.add_user("ito", ["担当"])
+    return kasane
+
+
+def test_business_rule_task_writes_its_outputs_into_case_data(rules):
+    case = rules.open_case("rules", "ito")
+    assert case["data"]["間隔"] == "P3M"
+
+
+def test_validation_rule_refuses_with_its_message_and_stores_nothing(rules):
+    case = rules.open_case("rules", "ito")
+    task_id = case["tasks"][0]["task_id"]
+    with pytest.raises(InvalidInput) as refused:
+        rules.complete_task(task_id, "ito", {"種別": "中断", "日数": 29})
+    assert refused.value.message == "中断の基準を満たしていません: 最終接触から29日です（90日以上が必要）。"
+    assert rules.show_case(case["case_id"])["tasks"][0]["task_id"] == task_id
+    done = rules.complete_task(task_id, "ito", {"種別": "中断", "日数": 95})
+    assert done["status"] == "closed"
+
+
+def test_a_deployment_carries_only_the_files_its_pathway_needs(kasane):
+    deployed = kasane.deploy([MODELS / "rules.bpmn", MODELS / "rules.dmn", MODELS / "rules_defaults.dmn", MODELS / "loop.bpmn"])
+    assert {d["pathway"] for d in deployed} == {"rules", "loop"}
+    from engine.store import Deployment
+    from sqlalchemy import select
+    with kasane.transaction() as s:
+        files = {d.pathway: sorted(d.files) for d in s.scalars(select(Deployment))}
+    assert files == {"rules": ["rules.bpmn", "rules.dmn", "rules_defaults.dmn"], "loop": ["loop.bpmn"]}
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ("<text>__import__('os')</text>", "__import__"),
+    ("<text>&lt; ().__class__</text>", "__class__"),
+])
+def test_unsafe_dmn_cells_are_refused_with_the_element(kasane, tmp_path, cell, reason):
+    text = (MODELS / "rules.dmn").read_text(encoding="utf-8").replace(
+        "<text>&lt; 90</text>", cell)
+    (tmp_path / "rules.dmn").write_text(text, encoding="utf-8")
+    for name in ("rules.bpmn", "rules_defaults.dmn"):
+        (tmp_path / name).write_text((MODELS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ModelRefused) as refused:
+        kasane.deploy([tmp_path])
+    [problem] = refused.value.problems
+    assert problem["file"] == "rules.dmn" and problem["element"] == "too_early_days"
+    assert reason in problem["message"]
+
+
+def test_a_dmn_file_with_two_decisions_is_refused(kasane, tmp_path):
+    one = (MODELS / "rules.dmn").read_text(encoding="utf-8")
+    other = (MODELS / "rules_defaults.dmn").read_text(encoding="utf-8")
+    decision = other[other.index("  <decision"):other.index("</definitions>")]
+    (tmp_path / "both.dmn").write_text(one.replace("</definitions>", decision + "</definitions>"),
+                                       encoding="utf-8")
+    result = kasane.lint([tmp_path / "both.dmn"])
+    assert result["problems"][0]["file"] == "both.dmn"
+    assert "decision は1つ" in result["problems"][0]["message"]
+
+
+def test_a_missing_validation_decision_is_refused(kasane, tmp_path):
+    (tmp_path / "rules.bpmn").write_text((MODELS / "rules.bpmn").read_text(encoding="utf-8")
+                                         .replace('value="proposal_check"', 'value="nothing"'),
+                                         encoding="utf-8")
+    for name in ("rules.dmn", "rules_defaults.dmn"):
+        (tmp_path / name).write_text((MODELS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    result = kasane.lint([tmp_path])
+    assert result["problems"] == [{"file": "rules.bpmn", "element": "propose",
+                                   "message": "検証ルール (DMN) 'nothing' がありません。"}]

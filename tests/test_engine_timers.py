@@ -99,3 +99,19 @@ def test_kasane_now_fixes_the_clock_for_the_engine_and_spiffworkflow(timers, mon
     monkeypatch.setenv("KASANE_NOW", "2025-04-11T12:00:00+09:00")
     timers.run_timers()
     assert "期限切れ対応" in names(timers.show_case(case["case_id"]))
+
+
+def test_the_sweep_fires_cases_in_due_order(timers):
+    later = timers.open_case("broken", "ito")          # due 2025-04-02 09:00
+    clock.set_now("2025-04-01T08:00:00+09:00")
+    earlier = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})  # first due 04-02 08:00 (R2/P1D)
+    with timers.transaction() as s:
+        due = {c.id: c.next_timer_at for c in s.scalars(select(Case))}
+    assert due[earlier["case_id"]] < due[later["case_id"]]
+    clock.set_now("2025-04-03")
+    timers.run_timers()
+    from engine.store import HistoryEntry
+    with timers.transaction() as s:
+        order = [h.case_id for h in s.scalars(select(HistoryEntry).where(
+            HistoryEntry.kind.in_(["timer_fired", "incident"])).order_by(HistoryEntry.id))]
+    assert order[0] == earlier["case_id"] and order[-1] == later["case_id"]

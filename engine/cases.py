@@ -8,7 +8,7 @@ summaries and inboxes read without deserializing the workflow.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -31,6 +31,7 @@ class LoadedCase:
     pathway: Pathway
     workflow: BpmnWorkflow
     loaded_at: float  # SpiffWorkflow stamps state changes with time.time()
+    fired_timers: list = field(default_factory=list)
 
 
 def get_case_row(session: Session, case_id) -> Case:
@@ -48,7 +49,15 @@ def load_case(session: Session, case_id) -> LoadedCase:
     pathway = deployments.load_pathway(row.deployment)
     loaded_at = time.time()
     workflow = state.load(row.state, pathway.spec, pathway.subprocess_specs)
-    return LoadedCase(row, pathway, workflow, loaded_at)
+    loaded = LoadedCase(row, pathway, workflow, loaded_at)
+    try:
+        loaded.fired_timers = timers.fire_due_timers(workflow)
+    except SpiffWorkflowException as exc:
+        raise model_error(exc) from exc
+    for timer in loaded.fired_timers:
+        history.append(session, row.id, "timer_fired", name=timer["name"],
+                       element=timer["element"], due=timer["due"])
+    return loaded
 
 
 def open_case(session: Session, pathway_id: str, actor: str, data: dict | None = None) -> dict:

@@ -87,7 +87,9 @@ def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
     for case_id in due_ids:
         try:
             with Session.begin() as session:
-                if fire_case_timers(session, case_id, now):
+                loaded = cases.load_case(session, case_id)  # fires what is due
+                cases.save_case(session, loaded)
+                if loaded.fired_timers:
                     fired += 1
                 for incident in session.scalars(select(Incident).where(
                         Incident.case_id == case_id, Incident.resolved_at.is_(None))):
@@ -106,27 +108,26 @@ def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
     return {"fired": fired, "incidents": incidents}
 
 
-def fire_case_timers(session, case_id: int, now: datetime) -> bool:
-    from engine import cases, history
+def fire_due_timers(workflow, now: datetime | None = None) -> list[dict]:
+    """Fire every timer of a workflow that is due, missed cycles included; return them.
 
-    loaded = cases.load_case(session, case_id)
+    Every load of a case calls this, so a case never acts on a state its timers have
+    already moved past, whether or not the sweep has run yet.
+    """
+    now = now or clock.now()
     fired = []
     # A cycle timer far behind fires once per missed cycle; the bound keeps a broken
     # model from spinning forever.
     for _ in range(1000):
-        due = [t for t in pending_timers(loaded.workflow)[0] if clock.parse_instant(t["due"]) <= now]
+        due = [t for t in pending_timers(workflow)[0] if clock.parse_instant(t["due"]) <= now]
         if not due:
             break
         fired.extend(due)
         # SpiffWorkflow fires a timer only once the clock is strictly past it; a timer
         # due at 09:00 should fire at 09:00.
         with clock.fixed_at(now + timedelta(microseconds=1)):
-            loaded.workflow.refresh_timers()
-        cases.run_engine_steps(session, loaded)
-        if pending_timers(loaded.workflow)[0][:len(due)] == due:
+            workflow.refresh_timers()
+        workflow.do_engine_steps()
+        if pending_timers(workflow)[0][:len(due)] == due:
             raise RuntimeError("タイマーが期限を過ぎても発火しません。")
-    for timer in fired:
-        history.append(session, case_id, "timer_fired", name=timer["name"],
-                       element=timer["element"], due=timer["due"])
-    cases.save_case(session, loaded)
-    return bool(fired)
+    return fired

@@ -194,3 +194,13 @@ def test_users_are_unique_and_need_a_role(kasane):
         kasane.add_user("sato", [COORD])
     with pytest.raises(InvalidInput):
         kasane.add_user("kato", [])
+
+
+def test_due_timers_fire_when_a_case_is_next_touched_even_without_the_sweep(sample):
+    case = sample.open_case("sample", "tanaka")
+    clock.set_now("2025-04-11")
+    after = sample.complete_task(case["tasks"][0]["task_id"], "tanaka",
+                                 {"判断日": "2025-04-11", "判断": "受理"})
+    assert {t["name"] for t in after["tasks"]} == {"督促確認", "同意確認"}
+    kinds = [h["kind"] for h in sample.show_case(case["case_id"])["history"]]
+    assert kinds == ["opened", "timer_fired", "task_completed"]

@@ -153,3 +153,160 @@ def test_scenario_a_consent_gating_closure_and_follow_up(jusou):
     assert case.tasks() == ["フォローアップ確認"] and stage(summary) == ("フォローアップ", "closed")
     summary = case.do("フォローアップ確認", 確認日="2026-01-09", 結果="問題なし")
     assert stage(summary) == ("終結", "closed") and summary["timers"] == []
+
+
+def contact(case: Case, day: str, method: str, result: str) -> dict:
+    case.on(day)
+    return case.event("接触記録", 日付=day, 方法=method, 結果=result)
+
+
+def test_scenario_c_no_contact_suspension_and_reopening(jusou):
+    case = Case(jusou, "2025-06-02")
+    case.do("相談受付", 対応="多機関協働", 同意="なし")
+    case.on("2025-06-05")
+    case.do("受理判断", 判断="受理")
+    case.do("同意確認", 同意="なし")
+    case.on("2025-06-10")
+    case.do("支援会議記録", 合意事項=["アウトリーチ"], 次回予定日=None)
+    for day in ("2025-06-24", "2025-07-08"):
+        case.on(day)
+        case.do("アウトリーチ訪問記録", 訪問日=day, 結果="接触できず", 次回訪問日=None)
+    assert case.timers() == {"T-outreach": "2025-07-22"}
+    contact(case, "2025-07-22", "訪問", "接触")  # accepted while in 同意前支援
+    case.do("アウトリーチ訪問記録", 訪問日="2025-07-22", 結果="面談", 次回訪問日="2025-08-05")
+    case.on("2025-08-05")
+    case.do("アウトリーチ訪問記録", 訪問日="2025-08-05", 結果="同意取得")
+    with pytest.raises(Conflict):  # not between consent and the agreed plan
+        case.event("接触記録", 日付="2025-08-05", 方法="訪問", 結果="接触")
+    case.do("アセスメント")
+    case.on("2025-08-20")
+    case.do("プラン作成", モニタリング予定日="2025-11-21", 参加支援利用=False)
+    case.on("2025-08-22")
+    case.do("プラン協議", 結果="適切")
+    assert case.timers() == {"T-nocontact": "2025-09-21", "T-monitor": "2025-11-21"}
+    contact(case, "2025-09-10", "訪問", "接触")  # the last contact
+    assert case.timers()["T-nocontact"] == "2025-10-10"
+    contact(case, "2025-09-24", "訪問", "不在・応答なし")  # visit and 連絡票
+    contact(case, "2025-10-08", "電話", "不在・応答なし")
+    assert case.timers()["T-nocontact"] == "2025-10-10"  # attempts do not move it
+    # 10-09: monitoring brought forward; a 中断 proposal is refused (2 attempts, 29 days)
+    case.on("2025-10-09")
+    summary = case.event("状況変化", 日付="2025-10-09", 内容="2回訪問・電話したが応答がない。")
+    assert stage(summary) == ("モニタリング", "open") and "T-monitor" not in case.timers()
+    with pytest.raises(InvalidInput) as refused:
+        case.do("モニタリング", 実施日="2025-10-09", 方向性="中断検討", 次回予定日=None)
+    message = refused.value.message
+    assert message.startswith("中断の基準を満たしていません")
+    assert "最終接触から90日未満です" in message and "現在 29 日" in message
+    assert "3回未満です（現在 2 回）" in message and "訪問による" not in message
+    # 10-10: the 30-day warning goes to the coordinator; the monitoring task stays open
+    case.on("2025-10-10")
+    assert case.tasks() == ["ノーコンタクト警告確認", "モニタリング"]
+    assert stage(case.show()) == ("モニタリング", "open")
+    case.do("ノーコンタクト警告確認", 確認日="2025-10-10")
+    assert "T-nocontact" not in case.timers()  # one warning per last contact
+    # 10-22: third attempt; the landlord reports he moved out (消息不明) while monitoring is open
+    before = case.task("モニタリング")["task_id"]
+    contact(case, "2025-10-22", "訪問", "消息不明")
+    assert case.task("モニタリング")["task_id"] != before  # reopened with the new contact data
+    summary = case.do("モニタリング", 実施日="2025-10-22", 方向性="中断検討", 次回予定日=None)
+    assert stage(summary) == ("中断協議", "open") and case.tasks() == ["中断協議"]
+    case.on("2025-11-07")
+    summary = case.do("中断協議", 判断="中断")
+    assert stage(summary) == ("中断", "suspended")
+    assert summary["timers"] == [] and case.tasks() == []  # no T-monitor, no T-nocontact
+    with pytest.raises(Conflict):
+        case.event("接触記録", 日付="2025-11-10", 方法="電話", 結果="不在・応答なし")
+    # 2026-01-20: he calls the CSW → re-assessment on the same case, history kept
+    case.on("2026-01-20")
+    summary = case.event("再開連絡", 日付="2026-01-20")
+    assert stage(summary) == ("アセスメント", "open") and case.tasks() == ["アセスメント"]
+    history = case.show()["history"]
+    assert summary["case_id"] == case.case_id
+    assert [h["name"] for h in history if h["kind"] == "task_completed"][:2] == ["相談受付", "受理判断"]
+
+
+def test_replan_after_a_change_of_circumstances(jusou):
+    case = Case(jusou, "2025-05-12")
+    case.do("相談受付", 対応="多機関協働")
+    case.on("2025-05-21")
+    case.do("受理判断", 判断="受理")
+    assert stage(case.do("同意確認", 同意="あり")) == ("アセスメント", "open")
+    case.do("アセスメント")
+    case.on("2025-06-02")
+    case.do("プラン作成", モニタリング予定日="2025-09-04", 参加支援利用=False, アウトリーチ利用=False)
+    case.on("2025-06-04")
+    summary = case.do("プラン協議", 結果="修正")
+    assert stage(summary) == ("プラン策定", "open") and case.tasks() == ["プラン作成"]
+    case.do("プラン作成", モニタリング予定日="2025-09-04", 参加支援利用=False, アウトリーチ利用=False)
+    case.do("プラン協議", 結果="適切")
+    assert case.timers()["T-monitor"] == "2025-09-04" and case.tasks() == []
+    case.on("2025-07-04")  # 30 days without a recorded contact
+    case.do("ノーコンタクト警告確認", 確認日="2025-07-04")
+    # 08-20: the grandmother is hospitalised → monitoring before the due date
+    case.on("2025-08-20")
+    summary = case.event("状況変化", 日付="2025-08-20", 内容="祖母が骨折で入院した。")
+    assert stage(summary) == ("モニタリング", "open") and "T-monitor" not in case.timers()
+    with pytest.raises(Conflict):  # 状況変化 only while 支援実施
+        case.event("状況変化", 日付="2025-08-21", 内容="重ねて")
+    summary = case.do("モニタリング", 実施日="2025-08-20", 方向性="再プラン", 次回予定日=None)
+    assert stage(summary) == ("再プラン", "open") and case.tasks() == ["再プラン作成"]
+    case.on("2025-08-27")
+    case.do("再プラン作成", モニタリング予定日="2025-12-01", 参加支援利用=True)
+    assert stage(case.do("再プラン協議", 結果="修正")) == ("再プラン", "open")
+    case.do("再プラン作成", モニタリング予定日="2025-12-01", 参加支援利用=True)
+    case.on("2025-09-01")
+    summary = case.do("再プラン協議", 結果="適切")
+    assert stage(summary) == ("支援実施", "open")
+    assert case.timers()["T-monitor"] == "2025-12-01"  # the re-plan replaces the due date
+    assert case.tasks() == ["参加支援マッチング"]  # 参加支援 newly in the plan
+    summary = case.on("2025-12-01")
+    assert stage(summary) == ("モニタリング", "open")
+    case.do("モニタリング", 実施日="2025-12-01", 方向性="継続", 次回予定日="2026-03-02")
+    assert case.timers()["T-monitor"] == "2026-03-02"
+    # 終結協議 that decides to continue goes back to 支援実施 with the date still ahead
+    case.on("2026-03-02")
+    case.do("モニタリング", 実施日="2026-03-02", 方向性="終結", 次回予定日=None)
+    summary = case.do("終結協議", 判断="継続")
+    assert stage(summary) == ("支援実施", "open")
+    assert case.timers()["T-monitor"] == "2026-06-02"  # fallback: 3 months from today
+
+
+def test_consent_withdrawal_returns_to_pre_consent_support(jusou):
+    case = Case(jusou, "2025-05-12")
+    case.do("相談受付", 対応="多機関協働")
+    case.do("受理判断", 判断="受理")
+    case.do("同意確認", 同意="あり")
+    case.do("アセスメント")
+    case.on("2025-05-20")
+    case.do("プラン作成", モニタリング予定日="2025-08-20", 参加支援利用=True, アウトリーチ利用=True)
+    case.do("プラン協議", 結果="適切")
+    assert case.tasks() == ["アウトリーチ訪問記録", "参加支援マッチング"]
+    assert stage(case.show()) == ("支援実施", "open")  # the sub-plans do not move the stage
+    case.on("2025-07-10")
+    summary = case.event("同意撤回", 日付="2025-07-10")
+    assert stage(summary) == ("同意前支援", "open") and case.tasks() == ["支援会議記録"]
+    assert summary["timers"] == []
+    # without アウトリーチ the coordinator keeps 同意確認 open until the next 支援会議
+    case.do("支援会議記録", 合意事項=["見守り"], 次回予定日="2025-08-07")
+    assert case.tasks() == ["同意確認"] and case.task("同意確認")["due"][:10] == "2025-08-07"
+    assert stage(case.do("同意確認", 同意="なし")) == ("同意前支援", "open")
+    case.do("支援会議記録", 合意事項=["見守り"])
+    assert stage(case.do("同意確認", 同意="あり")) == ("アセスメント", "open")
+
+
+@pytest.mark.parametrize("choice", ["自機関対応", "情報提供で終了"])
+def test_intake_can_end_the_case(jusou, choice):
+    case = Case(jusou, "2025-04-07")
+    summary = case.do("相談受付", 対応=choice)
+    assert stage(summary) == ("終結", "closed") and case.tasks() == []
+
+
+def test_network_response_loops_escalates_and_resolves(jusou):
+    case = Case(jusou, "2025-04-07")
+    assert stage(case.do("相談受付", 対応="ネットワーク対応")) == ("ネットワーク対応", "open")
+    case.do("ネットワーク対応記録", 結果="継続")
+    assert case.tasks() == ["ネットワーク対応記録"]
+    assert stage(case.do("ネットワーク対応記録", 結果="多機関協働へ")) == ("多機関協働", "open")
+    assert stage(case.do("受理判断", 判断="差し戻し")) == ("ネットワーク対応", "open")
+    assert stage(case.do("ネットワーク対応記録", 結果="解決")) == ("終結", "closed")

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
@@ -78,9 +79,15 @@ def _all_workflows(workflow: BpmnWorkflow):
 
 
 def compact(workflow: BpmnWorkflow) -> int:
-    """Drop finished tasks outside the subtree that holds every unfinished task.
+    """Drop the finished tasks a workflow no longer needs; return how many were dropped.
 
-    Returns the number of tasks dropped. Subprocesses of dropped call activities go too.
+    Kept: every unfinished task with everything below it (predictions, and the finished
+    instances a multi-instance task still collects); the parent of each, up to the BPMN
+    element it came from (joins read their inputs from ``task.parent``, the step log
+    names the previous element); the instances of a join that is still waiting, with
+    their parents; and the common ancestor of all of that as the new root. Finished
+    chains in between are spliced out, so a case whose branches loop for years keeps a
+    tree of constant size and depth. Subprocesses of dropped call activities go too.
     """
     dropped = 0
     for wf in list(_all_workflows(workflow)):
@@ -92,9 +99,10 @@ def compact(workflow: BpmnWorkflow) -> int:
         if not unfinished:
             continue
         root = _keep_from(_common_ancestor(unfinished))
-        if root is wf.task_tree:
+        keep = _needed(root, unfinished)
+        if len(keep) == len(wf.tasks):
             continue
-        keep = _subtree_ids(root)
+        _splice(root, keep)
         for task_id in [tid for tid in wf.tasks if tid not in keep]:
             del wf.tasks[task_id]
             dropped += 1
@@ -104,6 +112,53 @@ def compact(workflow: BpmnWorkflow) -> int:
         if wf.last_task is not None and wf.last_task.id not in keep:
             wf.last_task = None
     return dropped
+
+
+def _needed(root, unfinished) -> set:
+    keep = {root.id}
+    for task in unfinished:
+        keep |= _subtree_ids(task)
+        keep |= {t.id for t in _chain_to_element(task)}
+    ancestors = set()
+    for task in unfinished:
+        parent = task.parent
+        while parent is not None and parent.id not in ancestors:
+            ancestors.add(parent.id)
+            parent = parent.parent
+    waiting_joins = {t.task_spec for t in unfinished if isinstance(t.task_spec, UnstructuredJoin)}
+    for task in _subtree(root):
+        if task.task_spec in waiting_joins and task.id not in ancestors:
+            # A cancelled instance still tells a waiting join that its input arrived.
+            keep.add(task.id)
+            keep |= {t.id for t in _chain_to_element(task)}
+    return keep
+
+
+def _chain_to_element(task):
+    """The parents of a task up to and including the nearest BPMN element."""
+    parent = task.parent
+    while parent is not None:
+        yield parent
+        if parent.task_spec.bpmn_id:
+            return
+        parent = parent.parent
+
+
+def _splice(root, keep: set) -> None:
+    """Re-link the kept tasks: each one's parent becomes its nearest kept ancestor."""
+    tasks = root.workflow.tasks
+    children: dict = {task_id: [] for task_id in keep}
+    stack = [(root, None)]  # (task, nearest kept strict ancestor), depth first, in order
+    while stack:
+        task, anchor = stack.pop()
+        if task.id in keep:
+            if anchor is not None:
+                children[anchor].append(task.id)
+                task._parent = anchor
+            anchor = task.id
+        stack.extend((child, anchor) for child in reversed(task.children))
+    for task_id, kids in children.items():
+        tasks[task_id]._children = kids
 
 
 def _parked_at_end(task) -> bool:
@@ -151,13 +206,16 @@ def _common_ancestor(tasks):
     return common[-1]
 
 
-def _subtree_ids(root) -> set:
-    ids, stack = set(), [root]
+def _subtree(root):
+    stack = [root]
     while stack:
         task = stack.pop()
-        ids.add(task.id)
+        yield task
         stack.extend(task.children)
-    return ids
+
+
+def _subtree_ids(root) -> set:
+    return {task.id for task in _subtree(root)}
 
 
 def json_ready(value):

@@ -93,3 +93,36 @@ def test_compaction_keeps_parallel_call_activity_and_boundary_loops_correct(kasa
             sizes.append(len(s.get(Case, case["case_id"]).state))
     assert case["status"] == "closed" and case["tasks"] == []
     assert max(sizes[30:39]) <= max(sizes[:5]) * 1.2
+
+
+def test_branches_looping_side_by_side_stay_small_and_join_correctly(kasane):
+    clock.set_now("2025-04-01")
+    kasane.deploy([MODELS / "parallel_loops.bpmn"])
+    kasane.add_user("ito", ["担当"])
+    case = kasane.open_case("parallel_loops", "ito")
+
+    def do(name, **data):
+        task = next(t for t in case["tasks"] if t["name"] == name)
+        return kasane.complete_task(task["task_id"], "ito", data)
+
+    sizes = []
+    for cycle in range(300):  # A loops for years while B and C wait in their branches
+        case = do("A", a_done=False, a_count=cycle)
+        assert sorted(t["name"] for t in case["tasks"]) == ["A", "B", "C"], cycle
+        with kasane.transaction() as s:
+            sizes.append(len(s.get(Case, case["case_id"]).state))
+    assert max(sizes[250:]) <= max(sizes[:10]) * 1.2
+    case = do("C", c_value="c")          # one input of the join arrives
+    case = do("A", a_done=True, a_count=300)  # a second input arrives; the join still waits
+    assert [t["name"] for t in case["tasks"]] == ["B"] and case["status"] == "open"
+    for cycle in range(50):
+        case = do("B", b_done=False)
+    case = do("B", b_done=True, b_value="b")
+    assert case["status"] == "closed" and case["tasks"] == []
+    # the join merged every branch's data, including the branch that waited longest
+    assert {k: case["data"][k] for k in ("a_count", "b_value", "c_value")} == \
+        {"a_count": 300, "b_value": "b", "c_value": "c"}
+    with kasane.transaction() as s:
+        joined = s.scalar(select(func.count()).select_from(StepRecord)
+                          .where(StepRecord.spec_id == "end"))
+    assert joined == 1

@@ -310,3 +310,59 @@ def test_network_response_loops_escalates_and_resolves(jusou):
     assert stage(case.do("ネットワーク対応記録", 結果="多機関協働へ")) == ("多機関協働", "open")
     assert stage(case.do("受理判断", 判断="差し戻し")) == ("ネットワーク対応", "open")
     assert stage(case.do("ネットワーク対応記録", 結果="解決")) == ("終結", "closed")
+
+
+def agreed_plan(case: Case, monitoring_day: str) -> None:
+    case.do("相談受付", 対応="多機関協働")
+    case.do("受理判断", 判断="受理")
+    case.do("同意確認", 同意="あり")
+    case.do("アセスメント")
+    case.do("プラン作成", モニタリング予定日=monitoring_day, 参加支援利用=False)
+    case.do("プラン協議", 結果="適切")
+
+
+def test_suspension_needs_90_days_and_3_attempts_with_a_home_visit(jusou):
+    case = Case(jusou, "2025-01-06")
+    agreed_plan(case, "2025-06-30")  # plan agreed 01-06, no 接触 since: last contact is 01-06
+    case.on("2025-02-05")
+    case.do("ノーコンタクト警告確認", 確認日="2025-02-05")
+    for day in ("2025-02-10", "2025-03-10", "2025-04-01"):
+        contact(case, day, "電話", "不在・応答なし")
+    case.on("2025-04-07")  # 91 days, 3 attempts, none of them a home visit
+    case.event("状況変化", 日付="2025-04-07", 内容="電話に出ない。")
+    with pytest.raises(InvalidInput) as refused:
+        case.do("モニタリング", 方向性="中断検討", 次回予定日=None)
+    assert "訪問による接触の試みがありません" in refused.value.message
+    assert "90日未満" not in refused.value.message and "3回未満" not in refused.value.message
+    contact(case, "2025-04-08", "訪問", "不在・応答なし")  # a home visit with a 連絡票
+    summary = case.do("モニタリング", 方向性="中断検討", 次回予定日=None)
+    assert stage(summary) == ("中断協議", "open")
+    summary = case.do("中断協議", 判断="継続")  # the meeting decides to keep going
+    assert stage(summary) == ("支援実施", "open") and case.timers()["T-monitor"] == "2025-06-30"
+    contact(case, "2025-04-20", "訪問", "接触")  # contact again: the counts start over
+    case.event("状況変化", 日付="2025-04-20", 内容="面談できた。")
+    with pytest.raises(InvalidInput) as refused:
+        case.do("モニタリング", 方向性="中断検討", 次回予定日=None)
+    assert "現在 0 日" in refused.value.message and "現在 0 回" in refused.value.message
+
+
+def test_follow_up_defaults_and_reconsultation(jusou):
+    case = Case(jusou, "2025-04-07")
+    agreed_plan(case, "2025-07-07")
+    case.on("2025-07-07")
+    case.do("モニタリング", 方向性="終結", 次回予定日=None)
+    summary = case.do("終結協議", 判断="終結", フォローアップ要否="要", フォローアップ予定日=None)
+    assert stage(summary) == ("終結", "closed")
+    assert case.timers() == {"T-followup": "2025-10-07"}  # the 3-month default
+    case.on("2025-10-07")
+    summary = case.do("フォローアップ確認", 結果="再相談")
+    assert stage(summary) == ("終結", "closed") and summary["timers"] == [] and case.tasks() == []
+
+
+def test_closure_without_follow_up(jusou):
+    case = Case(jusou, "2025-04-07")
+    agreed_plan(case, "2025-07-07")
+    case.on("2025-07-07")
+    case.do("モニタリング", 方向性="終結", 次回予定日=None)
+    summary = case.do("終結協議", 判断="終結", フォローアップ要否="不要", フォローアップ予定日=None)
+    assert stage(summary) == ("終結", "closed") and summary["timers"] == [] and case.tasks() == []

@@ -60,6 +60,7 @@ class ProcessModel:
     tasks: list[ModelTask] = field(default_factory=list)
     containers: set[str] = field(default_factory=set)  # the process id and its subprocess ids
     parallel_gateways: set[str] = field(default_factory=set)
+    called: list[str] = field(default_factory=list)  # processes its call activities call
     names: dict[str, str] = field(default_factory=dict)  # element id -> name
 
 
@@ -75,6 +76,9 @@ def _walk(container_el, container_id: str, model: ProcessModel) -> None:
         if local == "sequenceFlow":
             model.flows.append(Flow(element_id, child.get("sourceRef"), child.get("targetRef"),
                                     child.get("name"), container_id))
+        elif local == "callActivity" and child.get("calledElement"):
+            if child.get("calledElement") not in model.called:
+                model.called.append(child.get("calledElement"))
         elif local == "parallelGateway":
             model.parallel_gateways.add(element_id)
         elif local in TASK_TAGS:
@@ -165,15 +169,19 @@ def database_records(session, process_ids: Iterable[str] | None = None,
 
 
 def pending_records(session) -> list[dict]:
-    """Where the cases are now: one record per active BPMN element (not yet in the step log)."""
+    """Where the cases are now: one record per active BPMN element (not yet in the step log).
+
+    Reads the stored workflows without ``cases.load_case``, which would fire due timers.
+    """
     from sqlalchemy import select
 
-    from engine import cases
-    from engine.store import Case
+    from engine import cases, deployments, state
+    from engine.store import Case, Deployment
 
     records = []
-    for case_id in session.scalars(select(Case.id).order_by(Case.id)):
-        workflow = cases.load_case(session, case_id).workflow
+    for row in session.scalars(select(Case).order_by(Case.id)):
+        pathway = deployments.load_pathway(session.get(Deployment, row.deployment_id))
+        workflow = state.load(row.state, pathway.spec, pathway.subprocess_specs)
         for wf in [workflow, *workflow.subprocesses.values()]:
             for task in wf.tasks.values():
                 if task.has_state(cases.ACTIVE) and task.task_spec.bpmn_id:

@@ -208,3 +208,14 @@ def test_step_log_of_real_cases(kasane):
     assert report["flows"]["missing"] == ["f_reminder_end", "f_consent", "f_change"]
     assert report["tasks"]["missing"] == []
     assert {r["state"] for r in everything} == {"completed", "waiting"}
+
+
+def test_called_processes_are_listed_once():
+    xml = """<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="t">
+      <bpmn:process id="main" isExecutable="true">
+        <bpmn:callActivity id="c1" calledElement="child"/>
+        <bpmn:subProcess id="s"><bpmn:callActivity id="c2" calledElement="child"/>
+          <bpmn:callActivity id="c3" calledElement="other"/></bpmn:subProcess>
+      </bpmn:process>
+    </bpmn:definitions>"""
+    assert coverage.parse_process(xml, "main").called == ["child", "other"]

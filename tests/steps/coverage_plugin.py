@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from engine import coverage
+from engine.errors import KasaneError
 
 ROOT = Path(__file__).resolve().parents[2]
 COVERAGE_DIR = ROOT / ".kasane-coverage"
@@ -122,13 +123,22 @@ def expected_scenarios() -> set[tuple[str, str]]:
             for f in get_features([str(FEATURES_DIR)]) for name in f.scenarios}
 
 
-def _pathway_model() -> coverage.ProcessModel | None:
+def _models() -> list[coverage.ProcessModel]:
+    """The main pathway, then the processes it calls (empty if it is not modelled)."""
     if not WORKFLOWS_DIR.is_dir():
-        return None
+        return []
     try:
-        return coverage.find_process(coverage.read_model_dir(WORKFLOWS_DIR), PATHWAY)
-    except Exception:
-        return None
+        files = coverage.read_model_dir(WORKFLOWS_DIR)
+        main = coverage.find_process(files, PATHWAY)
+    except KasaneError:
+        return []
+    models = [main]
+    for called in main.called:
+        try:
+            models.append(coverage.find_process(files, called))
+        except KasaneError:
+            pass
+    return models
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
@@ -140,12 +150,13 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         return  # no feature scenario ran
     ran = {(h.get("feature"), h.get("scenario")) for h in headers}
     expected = expected_scenarios()
-    model = _pathway_model()
+    models = _models()
     records = coverage.read_dumps(_run_dir)
-    report = coverage.coverage_report(model, records) if model is not None else None
+    reports = [coverage.coverage_report(model, records) for model in models]
+    report = reports[0] if reports else None
     whole = bool(expected) and expected <= ran
-    _outcome = {"report": report, "whole": whole, "ran": len(ran & expected),
-                "expected": len(expected)}
+    _outcome = {"report": report, "called": reports[1:], "whole": whole,
+                "ran": len(ran & expected), "expected": len(expected)}
     if report is not None:
         (_run_dir / "report.json").write_text(
             json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -167,7 +178,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     scope = ("features/ 全体" if _outcome["whole"]
              else f"一部のシナリオのみ ({_outcome['ran']}/{_outcome['expected']})、判定なし")
     tr.write_line(f"{coverage.summary_line(report)} [{scope}] ステップ記録: {_run_dir}")
-    if report["flows"]["missing"]:
+    for called in _outcome["called"]:
+        tr.write_line(f"  呼び出すプロセス {coverage.summary_line(called)}")
+    if report["flows"]["missing"] and _outcome["whole"]:
         text = coverage.render_text(report).split("\n", 1)[1]
         tr.write_line(text, red=_outcome.get("failed", False))
     if _outcome.get("failed"):

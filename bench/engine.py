@@ -152,6 +152,18 @@ def pathway_loop_times(api: Kasane, cycles: int) -> list[float]:
     return times
 
 
+def fresh_database(url: str) -> str:
+    """An empty database next to the given PostgreSQL one, so runs never mix."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "kasane_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "kasane_bench"'))
+    admin.dispose()
+    return make_url(url).set(database="kasane_bench").render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="repetitions of each measurement")
@@ -159,7 +171,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.db"
+        url = fresh_database(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
         migrate.upgrade(url)
         api = Kasane(url)
         clock.set_now("2025-04-01")

@@ -28,16 +28,21 @@ def roles_of(pathway) -> list[str]:
 def load_demo(api: Kasane, paths=("workflows",), cases_per_pathway: int = 3) -> dict:
     with clock.fixed_at(DEMO_DAY):
         deployed = api.deploy(list(paths), actor="demo")
-        created_users, opened = [], []
+        with api.transaction() as session:
+            pathways = {item["pathway"]: deployments.load_pathway(
+                deployments.latest_deployment(session, item["pathway"])) for item in deployed}
+        roles = []
+        for pathway in pathways.values():
+            roles += [role for role in roles_of(pathway) if role not in roles]
+        created_users: list[str] = []
+        users = _ensure_users(api, roles, created_users)
+        # Cases start on the main pathways; those that others call run inside them.
+        called = {name for p in pathways.values() for name in p.subprocess_specs}
+        opened = []
         for item in deployed:
-            with api.transaction() as session:
-                deployment = deployments.latest_deployment(session, item["pathway"])
-                pathway = deployments.load_pathway(deployment)
-            users = _ensure_users(api, roles_of(pathway), created_users)
-            if not item["new"]:
-                continue
-            for steps in range(cases_per_pathway):
-                opened.append(_demo_case(api, item["pathway"], users, steps + 1))
+            if item["new"] and item["pathway"] not in called:
+                opened += [_demo_case(api, item["pathway"], users, steps + 1)
+                           for steps in range(cases_per_pathway)]
     return {"deployed": deployed, "users": created_users, "cases": opened}
 
 

@@ -88,17 +88,25 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
             bundle.problem(exc.file_name or name, exc.id or None, _exception_text(exc))
     if bundle.problems:
         return bundle
-    for process_id in bundle.parser.get_process_ids():
+    for process_id in pathway_ids(bundle.parser):
         try:
             build_pathway(bundle.parser, process_id)
         except (ValidationException, SpiffWorkflowException) as exc:
             bundle.problem(getattr(exc, "file_name", None) or _file_of(bundle.parser, process_id),
                            getattr(exc, "id", None) or process_id, _exception_text(exc))
             continue
-        bundle.problems.extend(modelcheck.check_conventions(bundle.parser, process_id))
-    if not bundle.parser.get_process_ids():
+        for problem in modelcheck.check_conventions(bundle.parser, process_id):
+            if problem not in bundle.problems:  # a called process is checked once per caller
+                bundle.problems.append(problem)
+    if not pathway_ids(bundle.parser):
         bundle.problem(None, None, "実行可能なプロセス (isExecutable=\"true\") がありません。")
     return bundle
+
+
+def pathway_ids(parser: PathwayParser) -> list[str]:
+    """Executable top-level processes. SpiffWorkflow lists embedded subprocesses too."""
+    return sorted(pid for pid in parser.get_process_ids()
+                  if etree.QName(parser.get_process_parser(pid).node).localname == "process")
 
 
 def lint(paths) -> dict:
@@ -152,7 +160,7 @@ def deploy(session: Session, paths, actor: str | None = None) -> list[dict]:
     if bundle.problems:
         raise ModelRefused("モデルに問題があるためデプロイできません。", bundle.problems)
     results = []
-    for process_id in sorted(bundle.parser.get_process_ids()):
+    for process_id in pathway_ids(bundle.parser):
         files = files_for(bundle, process_id)
         digest = content_hash(files)
         latest = latest_deployment(session, process_id)

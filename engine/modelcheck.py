@@ -101,20 +101,21 @@ def decisions_used(process_node) -> set[str]:
 
 
 def check_conventions(parser, process_id: str) -> list[dict]:
-    """Forms must exist and validation decisions must be deployed with the model."""
+    """Forms must exist and validation decisions must be deployed with the model, in the
+    process and in every subprocess it embeds or calls."""
     problems = []
-    process_parser = parser.get_process_parser(process_id)
-    file = process_parser.filename
-    spec = parser.get_spec(process_id)
-    for task_spec in spec.task_specs.values():
-        if not isinstance(task_spec, UserTask):
-            continue
-        key = task_spec.form.key if task_spec.form else None
-        if key and forms.get_form(key) is None:
-            problems.append({"file": file, "element": task_spec.name,
-                             "message": f"フォーム '{key}' が forms/ にありません。"})
-        ref = (task_spec.extensions or {}).get("validation")
-        if ref and ref not in parser.dmn_parsers:
-            problems.append({"file": file, "element": task_spec.name,
-                             "message": f"検証ルール (DMN) '{ref}' がありません。"})
+    specs = {process_id: parser.get_spec(process_id), **parser.get_subprocess_specs(process_id)}
+    for spec_id, spec in specs.items():
+        file = parser.get_process_parser(spec_id).filename
+        for task_spec in spec.task_specs.values():
+            if not isinstance(task_spec, UserTask):
+                continue
+            key = task_spec.form.key if task_spec.form else None
+            if key and forms.get_form(key) is None:
+                problems.append({"file": file, "element": task_spec.name,
+                                 "message": f"フォーム '{key}' が forms/ にありません。"})
+            ref = (task_spec.extensions or {}).get("validation")
+            if ref and ref not in parser.dmn_parsers:
+                problems.append({"file": file, "element": task_spec.name,
+                                 "message": f"検証ルール (DMN) '{ref}' がありません。"})
     return problems

@@ -207,7 +207,10 @@ def dump_files(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(path.rglob("*.jsonl"))
+        files = sorted(path.rglob("*.jsonl"))
+        if not files:
+            raise NotFound(f"ステップ記録（*.jsonl）がありません: {path}")
+        return files
     raise NotFound(f"ファイルまたはフォルダが見つかりません: {path}")
 
 

@@ -219,3 +219,9 @@ def test_called_processes_are_listed_once():
       </bpmn:process>
     </bpmn:definitions>"""
     assert coverage.parse_process(xml, "main").called == ["child", "other"]
+
+
+def test_a_folder_without_dumps_is_an_error(tmp_path):
+    (tmp_path / "pid").write_text("1")
+    with pytest.raises(NotFound, match="ステップ記録"):
+        coverage.read_dumps(tmp_path)

@@ -3,8 +3,8 @@
 After each feature scenario, the step log of that scenario's database is written as JSONL
 to ``<repo>/.kasane-coverage/<run>/`` (one file per test, so xdist workers never share a
 file); the first line names the scenario. The controller (the only process without
-``config.workerinput``) creates the run folder, removes the folders of runs that have
-ended, and hands the folder to the xdist workers.
+``config.workerinput``) names the run folder, removes the folders of ended runs but the
+latest, and hands the folder to the xdist workers.
 
 When every scenario of ``features/`` ran in the session, the controller computes the
 coverage of the main pathway (``jusou``) and fails the session, listing the flows, if any
@@ -51,9 +51,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _remove_ended_runs() -> None:
-    """Delete run folders whose controller is gone (others may be running in this tree)."""
+    """Delete the folders of ended runs but the latest (others may be running in this tree).
+
+    The latest ended run stays, so ``kasane coverage jusou --steps <its folder>`` works
+    after the session.
+    """
     if not COVERAGE_DIR.is_dir():
         return
+    ended = []
     for run in COVERAGE_DIR.iterdir():
         if not run.is_dir():
             continue
@@ -64,7 +69,9 @@ def _remove_ended_runs() -> None:
         if pid is None and time.time() - run.stat().st_mtime < 60:
             continue  # just created; its pid file is being written
         if pid is None or not _pid_alive(pid):
-            shutil.rmtree(run, ignore_errors=True)
+            ended.append((run.stat().st_mtime, run))
+    for _, run in sorted(ended)[:-1]:
+        shutil.rmtree(run, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -145,7 +152,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     global _outcome
     if not _is_controller(session.config) or _run_dir is None or not _run_dir.is_dir():
         return
-    headers = coverage.read_dump_headers(_run_dir)
+    try:
+        headers = coverage.read_dump_headers(_run_dir)
+    except KasaneError:
+        headers = []
     if not headers:
         return  # no feature scenario ran
     ran = {(h.get("feature"), h.get("scenario")) for h in headers}

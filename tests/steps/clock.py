@@ -63,6 +63,11 @@ def move_clock(kasane, target: datetime) -> None:
     _fire(kasane)
 
 
+def _not_backwards(amount: int) -> None:
+    if amount < 0:
+        pytest.fail("時計を戻すことはできません。経過は 0 以上で書いてください。", pytrace=False)
+
+
 @given(parsers.parse('現在日時は "{moment}" である'))
 def clock_is(scenario_context: ScenarioContext, moment: str) -> None:
     move_clock(scenario_context.kasane, parse_moment(moment))
@@ -81,10 +86,12 @@ def clock_becomes(scenario_context: ScenarioContext, moment: str) -> None:
 @given(parsers.parse("{days:d} 日が経過する"))
 @when(parsers.parse("{days:d} 日が経過する"))
 def days_pass(scenario_context: ScenarioContext, days: int) -> None:
+    _not_backwards(days)
     move_clock(scenario_context.kasane, clock.now() + timedelta(days=days))
 
 
 @given(parsers.parse("{months:d} か月が経過する"))
 @when(parsers.parse("{months:d} か月が経過する"))
 def months_pass(scenario_context: ScenarioContext, months: int) -> None:
+    _not_backwards(months)
     move_clock(scenario_context.kasane, add_months(clock.now(), months))

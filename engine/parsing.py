@@ -10,20 +10,32 @@ Conventions a standard modeler can edit without custom code:
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
-from SpiffWorkflow.bpmn.specs.defaults import (BoundaryEvent, EndEvent, IntermediateCatchEvent,
-                                               IntermediateThrowEvent, StartEvent)
+from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser as BpmnReceiveTaskParser
+from SpiffWorkflow.bpmn.specs.defaults import (BoundaryEvent, CallActivity, EndEvent,
+                                               IntermediateCatchEvent, IntermediateThrowEvent,
+                                               ManualTask, NoneTask, ReceiveTask, ScriptTask,
+                                               StartEvent, SubWorkflowTask, TransactionSubprocess)
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (CamundaBoundaryEventParser,
                                                         CamundaEndEventParser,
+                                                        CamundaEventDefinitionParser,
                                                         CamundaIntermediateCatchEventParser,
                                                         CamundaIntermediateThrowEventParser,
                                                         CamundaStartEventParser)
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (CAMUNDA_MODEL_NS, BusinessRuleTaskParser,
+                                                    CallActivityParser, CamundaTaskParser,
+                                                    ScriptTaskParser, SubWorkflowParser,
+                                                    UserTaskParser)
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 
 class PropertiesMixin:
-    """Read ``camunda:properties`` on every element, not only on Camunda's task parsers."""
+    """Read ``camunda:properties`` of the element itself, on every element.
+
+    Camunda's own parsers search all descendants, so a subprocess would take the
+    properties of the tasks inside it; other parsers read none.
+    """
 
     def parse_extensions(self, node=None):
         extensions = {}
@@ -61,6 +73,33 @@ class BoundaryEventParser(PropertiesMixin, CamundaBoundaryEventParser):
     pass
 
 
+class ReceiveTaskParser(PropertiesMixin, CamundaEventDefinitionParser, BpmnReceiveTaskParser):
+    """A receive task with Camunda's message handling, like the catch events."""
+
+    def create_task(self):
+        return BpmnReceiveTaskParser.create_task(self)
+
+
+class TaskParser(PropertiesMixin, CamundaTaskParser):
+    pass
+
+
+class KasaneScriptTaskParser(PropertiesMixin, ScriptTaskParser):
+    pass
+
+
+class KasaneBusinessRuleTaskParser(PropertiesMixin, BusinessRuleTaskParser):
+    pass
+
+
+class KasaneSubWorkflowParser(PropertiesMixin, SubWorkflowParser):
+    pass
+
+
+class KasaneCallActivityParser(PropertiesMixin, CallActivityParser):
+    pass
+
+
 class PathwayParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
@@ -70,6 +109,14 @@ class PathwayParser(CamundaParser):
         full_tag('intermediateCatchEvent'): (CatchEventParser, IntermediateCatchEvent),
         full_tag('intermediateThrowEvent'): (ThrowEventParser, IntermediateThrowEvent),
         full_tag('boundaryEvent'): (BoundaryEventParser, BoundaryEvent),
+        full_tag('receiveTask'): (ReceiveTaskParser, ReceiveTask),
+        full_tag('task'): (TaskParser, NoneTask),
+        full_tag('manualTask'): (TaskParser, ManualTask),
+        full_tag('scriptTask'): (KasaneScriptTaskParser, ScriptTask),
+        full_tag('businessRuleTask'): (KasaneBusinessRuleTaskParser, BusinessRuleTask),
+        full_tag('subProcess'): (KasaneSubWorkflowParser, SubWorkflowTask),
+        full_tag('callActivity'): (KasaneCallActivityParser, CallActivity),
+        full_tag('transaction'): (KasaneSubWorkflowParser, TransactionSubprocess),
     }
 
     def __init__(self):

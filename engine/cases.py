@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -116,8 +119,11 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     workflow, row = loaded.workflow, loaded.row
     finished = list(finished_since(workflow, loaded.loaded_at))
     history.record_steps(session, row.id, [
-        (t.workflow.spec.name, t.task_spec.bpmn_id, previous_element(t), "completed")
+        (t.workflow.spec.name, t.task_spec.bpmn_id, previous_element(t), state_name(t))
         for t in finished if t.task_spec.bpmn_id])
+    # Events no element of the case caught (a signal nobody waits for): nothing outside
+    # the case listens, so they would only pile up in the stored state.
+    workflow.get_events()
     row.stage, row.status = stage_and_status(workflow, finished, row.stage)
     state.compact(workflow)
     human_tasks.index_ready_tasks(session, row, workflow)
@@ -130,10 +136,26 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
 
 
 def finished_since(workflow: BpmnWorkflow, since: float):
+    """Tasks completed since the case was loaded, and tokens that reached a join.
+
+    When a parallel join fires, SpiffWorkflow completes one of its instances and cancels
+    the others; each cancelled instance is a branch that arrived, so it is logged too.
+    """
     workflows = [workflow, *workflow.subprocesses.values()]
     tasks = [t for wf in workflows for t in wf.tasks.values()
-             if t.has_state(TaskState.COMPLETED) and t.last_state_change >= since]
+             if t.last_state_change >= since and (
+                 t.has_state(TaskState.COMPLETED) or joined_branch(t))]
     return sorted(tasks, key=lambda t: t.last_state_change)
+
+
+def joined_branch(task) -> bool:
+    return (task.has_state(TaskState.CANCELLED) and isinstance(task.task_spec, UnstructuredJoin)
+            and not isinstance(task.task_spec, _EndJoin) and task.parent is not None
+            and task.parent.has_state(TaskState.COMPLETED))
+
+
+def state_name(task) -> str:
+    return "completed" if task.has_state(TaskState.COMPLETED) else "joined"
 
 
 def previous_element(task) -> str | None:
@@ -151,15 +173,17 @@ def _extensions(task) -> dict:
 def stage_and_status(workflow: BpmnWorkflow, finished, previous_stage):
     """The stage comes from the model: the ``stage`` property of the element the case is at.
 
-    Preference: elements of the main process over called ones, user tasks over waiting
-    events, then the most recent. With nothing active, the last finished element that
-    names a stage (an end event, say) decides. ``status`` may be set beside ``stage``.
+    Preference: elements of the main process and its embedded subprocesses over those of
+    called processes, user tasks over waiting events, then the most recent. With nothing
+    active, the last finished element that names a stage (an end event, say) decides.
+    ``status`` may be set beside ``stage``.
     """
+    own = own_workflows(workflow)
     workflows = [workflow, *workflow.subprocesses.values()]
     active = [t for wf in workflows for t in wf.tasks.values()
               if t.has_state(ACTIVE) and _extensions(t).get("stage")]
     if active:
-        chosen = min(active, key=lambda t: (t.workflow is not workflow,
+        chosen = min(active, key=lambda t: (t.workflow not in own,
                                             not t.has_state(TaskState.READY),
                                             -t.last_state_change))
     else:
@@ -172,12 +196,25 @@ def stage_and_status(workflow: BpmnWorkflow, finished, previous_stage):
     return stage, status
 
 
+def own_workflows(workflow: BpmnWorkflow) -> list:
+    """The main process and its embedded subprocesses; called processes are their own."""
+    return [workflow, *(sp for sp in workflow.subprocesses.values() if not called_process(sp))]
+
+
+def called_process(subprocess) -> bool:
+    task = subprocess.top_workflow.get_task_from_id(subprocess.parent_task_id)
+    return isinstance(task.task_spec, CallActivity)
+
+
 def case_data(workflow: BpmnWorkflow) -> dict:
-    """The case's data: the task of the main process completed last, plus data objects."""
-    tasks = [t for t in workflow.tasks.values() if t.has_state(TaskState.COMPLETED)]
+    """The case's data: the task completed last in the main process or an embedded
+    subprocess, plus their data objects."""
+    workflows = own_workflows(workflow)
+    tasks = [t for wf in workflows for t in wf.tasks.values() if t.has_state(TaskState.COMPLETED)]
     latest = max(tasks, key=lambda t: t.last_state_change, default=workflow.task_tree)
     data = dict(latest.data)
-    data.update({k: v for k, v in workflow.data_objects.items() if v is not None})
+    for wf in workflows:
+        data.update({k: v for k, v in wf.data_objects.items() if v is not None})
     return data
 
 

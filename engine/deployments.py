@@ -74,6 +74,7 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
             bundle.problem(name, None, f"XML として読めません: {exc}")
             continue
         bundle.problems.extend(modelcheck.check_expressions(name, tree))
+        bundle.problems.extend(modelcheck.check_supported_elements(name, tree))
         if name.endswith(".dmn") and len(tree.findall("{*}decision")) > 1:
             bundle.problem(name, None, "DMN ファイル1つにつき decision は1つにしてください"
                                        "（SpiffWorkflow は2つ目以降を読みません）。")

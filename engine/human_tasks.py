@@ -109,13 +109,19 @@ def flatten_messages(messages, prefix="") -> dict[str, str]:
 def check_validation_rule(pathway, task, values: dict) -> None:
     """A user task may name a DMN decision (property ``validation``) that refuses data.
 
-    A matched rule whose output ``エラー`` is not empty refuses the completion with it.
+    The decision sees the data objects in scope, the task data and the submitted form. A
+    matched rule whose output ``エラー`` is not empty refuses the completion with it.
     """
     ref = (task.task_spec.extensions or {}).get("validation")
     if not ref:
         return
     saved = task.data
-    task.data = {**saved, **values}
+    data_objects = {}
+    wf = task.workflow
+    while wf is not None:  # data objects of enclosing processes, innermost winning
+        data_objects = {**wf.data_objects, **data_objects}
+        wf = wf.parent_workflow
+    task.data = {**data_objects, **saved, **values}
     try:
         result = pathway.decisions[ref].result(task)
     except SpiffWorkflowException as exc:

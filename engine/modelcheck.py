@@ -65,6 +65,21 @@ def _expressions(tree):
             yield expression, "expression", node
 
 
+UNSUPPORTED = {
+    "eventBasedGateway": "イベントベースゲートウェイには対応していません。受信タスクに境界タイマーを"
+                         "付けるなどで表してください。",
+}
+
+
+def check_supported_elements(file: str, tree) -> list[dict]:
+    """Elements the engine cannot run faithfully are refused rather than run half-way."""
+    problems = []
+    for local, message in UNSUPPORTED.items():
+        for node in tree.iter(f"{{{BPMN_MODEL_NS}}}{local}"):
+            problems.append({"file": file, "element": node.get("id"), "message": message})
+    return problems
+
+
 def check_expressions(file: str, tree) -> list[dict]:
     problems: list[dict] = []
     for source, kind, node in _expressions(tree):

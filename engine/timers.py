@@ -28,6 +28,17 @@ spiff_timer.datetime = _ClockDatetime
 spiff_timer.LOCALTZ = clock.LOCAL_TZ
 # One reading of model dates everywhere: a bare date is 09:00 Japan time, as for due dates.
 TimerEventDefinition.get_datetime = staticmethod(clock.parse_instant)
+_parse_time_or_duration = TimerEventDefinition.parse_time_or_duration
+
+
+def _time_or_duration(value):
+    # A timer expression may give a date or datetime (a form field) as well as ISO text.
+    if isinstance(value, (date, datetime)):
+        return to_instant(value)
+    return _parse_time_or_duration(value)
+
+
+TimerEventDefinition.parse_time_or_duration = staticmethod(_time_or_duration)
 
 log = logging.getLogger(__name__)
 

@@ -80,3 +80,22 @@ def test_a_missing_validation_decision_is_refused(kasane, tmp_path):
     result = kasane.lint([tmp_path])
     assert result["problems"] == [{"file": "rules.bpmn", "element": "propose",
                                    "message": "検証ルール (DMN) 'nothing' がありません。"}]
+
+
+def test_event_based_gateways_are_refused_with_the_reason(kasane, tmp_path):
+    (tmp_path / "m.bpmn").write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:message id="m1" name="連絡"/>
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+    <bpmn:eventBasedGateway id="g"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="c"/>
+    <bpmn:intermediateCatchEvent id="c"><bpmn:messageEventDefinition messageRef="m1"/></bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="c" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""", encoding="utf-8")
+    result = kasane.lint([tmp_path])
+    assert [(p["element"], "イベントベースゲートウェイ" in p["message"]) for p in result["problems"]] == \
+        [("g", True)]

@@ -123,6 +123,9 @@ def test_branches_looping_side_by_side_stay_small_and_join_correctly(kasane):
     assert {k: case["data"][k] for k in ("a_count", "b_value", "c_value")} == \
         {"a_count": 300, "b_value": "b", "c_value": "c"}
     with kasane.transaction() as s:
-        joined = s.scalar(select(func.count()).select_from(StepRecord)
-                          .where(StepRecord.spec_id == "end"))
-    assert joined == 1
+        ended = s.scalar(select(func.count()).select_from(StepRecord)
+                         .where(StepRecord.spec_id == "end"))
+        into_join = {r.previous_spec_id for r in s.scalars(
+            select(StepRecord).where(StepRecord.spec_id == "join"))}
+    assert ended == 1
+    assert into_join == {"a_gw", "b_gw", "c_task"}  # every branch that reached the join

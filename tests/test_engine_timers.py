@@ -115,3 +115,32 @@ def test_the_sweep_fires_cases_in_due_order(timers):
         order = [h.case_id for h in s.scalars(select(HistoryEntry).where(
             HistoryEntry.kind.in_(["timer_fired", "incident"])).order_by(HistoryEntry.id))]
     assert order[0] == earlier["case_id"] and order[-1] == later["case_id"]
+
+
+def test_a_timer_expression_may_give_a_form_date(kasane):
+    clock.set_now("2025-06-13")
+    kasane.deploy([MODELS / "date_timer.bpmn"])
+    kasane.add_user("ito", ["担当"])
+    case = kasane.open_case("date_timer", "ito")
+    import forms
+    data = {**forms.example_values("プラン作成"), "モニタリング予定日": "2025-09-12"}
+    case = kasane.complete_task(case["tasks"][0]["task_id"], "ito", data)
+    assert case["stage"] == "支援実施"  # the receive task carries its own properties
+    assert timer_dues(case) == {"T-monitor": "2025-09-12T09:00:00+09:00"}
+    clock.set_now("2025-09-12")
+    timers_fired = kasane.run_timers()
+    assert timers_fired == {"fired": 1, "incidents": 0}
+    assert kasane.show_case(case["case_id"])["stage"] == "モニタリング"
+
+
+def test_a_receive_task_puts_the_payload_under_the_message_name(kasane):
+    clock.set_now("2025-06-13")
+    kasane.deploy([MODELS / "date_timer.bpmn"])
+    kasane.add_user("ito", ["担当"])
+    case = kasane.open_case("date_timer", "ito")
+    import forms
+    data = {**forms.example_values("プラン作成"), "モニタリング予定日": "2025-09-12"}
+    kasane.complete_task(case["tasks"][0]["task_id"], "ito", data)
+    after = kasane.send_event(case["case_id"], "連絡", "ito", {"メモ": "電話あり"})
+    assert after["data"]["連絡"] == {"メモ": "電話あり"} and "メモ" not in after["data"]
+    assert after["stage"] == "モニタリング" and after["timers"] == []

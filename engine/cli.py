@@ -13,7 +13,7 @@ import click
 
 from engine import clock
 from engine.api import Kasane
-from engine.errors import InvalidInput, KasaneError
+from engine.errors import InvalidInput, KasaneError, NotFound
 
 EXIT_CODES = {"invalid": 1, "not_found": 2, "conflict": 3, "forbidden": 4}
 
@@ -171,6 +171,19 @@ def task():
 @command
 def task_complete(task_id, actor, data):
     return api().complete_task(task_id, actor, parse_data(data))
+
+
+@cli.command()
+@click.argument("key")
+@command
+def form(key):
+    """フォームの項目 (名前・ラベル・必須・選択肢・例) を表示する。"""
+    import forms
+    if forms.get_form(key) is None:
+        raise NotFound(f"フォーム '{key}' はありません。",
+                       {"key": "次のいずれか: " + "、".join(forms.FORMS)})
+    return {"form": key, "title": forms.get_form(key).title, "fields": forms.field_specs(key),
+            "example": forms.example_values(key)}
 
 
 @cli.group()

@@ -106,4 +106,9 @@ def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url
     usage = run("case", "open", code=2)
     assert "PATHWAY" in usage["error"]
     run("no-such-command", code=2)
+    run("form", "存在しない", code=2)
     assert snapshot(database_url) == before
+    shown = run("form", "受理判断")
+    assert shown["title"] == "受理判断" and shown["example"]["判断"] == "受理"
+    decision = next(f for f in shown["fields"] if f["name"] == "判断")
+    assert decision["required"] and decision["choices"] == ["受理", "差し戻し"]

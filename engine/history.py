@@ -11,8 +11,11 @@ from engine.store import HistoryEntry, StepRecord
 
 def append(session: Session, case_id: int, kind: str, actor: str | None = None,
            task_id: str | None = None, name: str | None = None, **details) -> None:
-    session.add(HistoryEntry(case_id=case_id, at=clock.now(), kind=kind, actor=actor,
-                             task_id=task_id, name=name, details=json_ready(details)))
+    # A plain INSERT, in call order: history is never read back as objects while a case
+    # is being saved, so the unit of work would only add cost.
+    session.execute(insert(HistoryEntry), [{
+        "case_id": case_id, "at": clock.now(), "kind": kind, "actor": actor,
+        "task_id": task_id, "name": name, "details": json_ready(details)}])
 
 
 def entries(session: Session, case_id: int) -> list[dict]:

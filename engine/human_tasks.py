@@ -6,7 +6,7 @@ from uuid import UUID
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import forms
@@ -47,20 +47,21 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
     """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
              if t.task_spec.manual}
-    indexed = {t.id: t for t in session.scalars(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open"))}
+    indexed = set(session.scalars(select(HumanTask.id).where(
+        HumanTask.case_id == case.id, HumanTask.state == "open")))
     now = clock.now()
-    for task_id, row in indexed.items():
-        if task_id not in ready:
-            row.state, row.closed_at = "cancelled", now
-    for task_id, task in ready.items():
-        if task_id in indexed:
-            continue
-        spec = task.task_spec
-        session.add(HumanTask(
-            id=task_id, case_id=case.id, spec_id=spec.name, name=spec.bpmn_name or spec.name,
-            role=spec.lane, form_key=form_key(spec), stage=(spec.extensions or {}).get("stage"),
-            created_at=now, due_at=due_time(task, now)))
+    gone = indexed - set(ready)
+    if gone:
+        session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
+                        .values(state="cancelled", closed_at=now))
+    new = [{"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
+            "name": task.task_spec.bpmn_name or task.task_spec.name, "role": task.task_spec.lane,
+            "form_key": form_key(task.task_spec),
+            "stage": (task.task_spec.extensions or {}).get("stage"), "created_at": now,
+            "due_at": due_time(task, now), "state": "open"}
+           for task_id, task in ready.items() if task_id not in indexed]
+    if new:
+        session.execute(insert(HumanTask), new)
 
 
 def due_time(task, created):

@@ -195,7 +195,7 @@ def main() -> None:
             p1_loop_engine.extend(times[:10])
             p2_first.extend(times[:5])   # cycles 1-5 and 196-200: single completions are
             p2_200.extend(times[195:])   # too noisy on a shared machine
-        for _ in range(max(1, args.rounds // 5)):
+        for _ in range(max(2, args.rounds // 3)):
             times = pathway_loop_times(api, 200)
             p2_path_first.extend(times[:5])
             p2_path_last.extend(times[195:])

@@ -239,7 +239,7 @@ def test_replan_after_a_change_of_circumstances(jusou):
     summary = case.do("プラン協議", 結果="修正")
     assert stage(summary) == ("プラン策定", "open") and case.tasks() == ["プラン作成"]
     case.do("プラン作成", モニタリング予定日="2025-09-04", 参加支援利用=False, アウトリーチ利用=False)
-    case.do("プラン協議", 結果="適切")
+    assert case.do("プラン協議", 結果="適切")["data"]["プラン版"] == 1
     assert case.timers()["T-monitor"] == "2025-09-04" and case.tasks() == []
     case.on("2025-07-04")  # 30 days without a recorded contact
     case.do("ノーコンタクト警告確認", 確認日="2025-07-04")
@@ -258,6 +258,7 @@ def test_replan_after_a_change_of_circumstances(jusou):
     case.on("2025-09-01")
     summary = case.do("再プラン協議", 結果="適切")
     assert stage(summary) == ("支援実施", "open")
+    assert summary["data"]["プラン版"] == 2  # the re-plan is version 2
     assert case.timers()["T-monitor"] == "2025-12-01"  # the re-plan replaces the due date
     assert case.tasks() == ["参加支援マッチング"]  # 参加支援 newly in the plan
     summary = case.on("2025-12-01")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine import clock, deployments, history, human_tasks, state, timers
 from engine.deployments import Pathway
 from engine.errors import InvalidInput, NotFound
-from engine.store import Case, Deployment, HumanTask
+from engine.store import Case, HumanTask
 from engine.users import get_user
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED

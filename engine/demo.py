@@ -8,7 +8,6 @@ from __future__ import annotations
 from engine import clock, deployments
 from engine.api import Kasane
 from engine.errors import KasaneError
-from engine.store import Deployment
 import forms
 
 DEMO_DAY = "2025-04-07"

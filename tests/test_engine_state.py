@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
-from engine import cases, clock, state
+from engine import clock, state
 from engine.deployments import parse_bundle, read_model_files, build_pathway
 from engine.store import Case, StepRecord
 from tests.conftest import MODELS

@@ -16,13 +16,12 @@ from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, deployments, history, human_tasks, state, timers
 from engine.deployments import Pathway
 from engine.errors import InvalidInput, NotFound
-from engine.store import Case, HumanTask
+from engine.store import Case
 from engine.users import get_user
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -219,16 +218,13 @@ def case_data(workflow: BpmnWorkflow) -> dict:
 
 
 def summary(session: Session, row: Case, with_history: bool = False) -> dict:
-    tasks = session.scalars(select(HumanTask).where(HumanTask.case_id == row.id,
-                                                    HumanTask.state == "open")
-                            .order_by(HumanTask.created_at, HumanTask.name))
     result = {
         "case_id": row.id,
         "pathway": row.pathway,
         "version": row.deployment.version,
         "status": row.status,
         "stage": row.stage,
-        "tasks": [human_tasks.task_dict(t) for t in tasks],
+        "tasks": human_tasks.open_tasks_of(session, row.id),
         "timers": list(row.timers),
         "data": dict(row.data),
     }

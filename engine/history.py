@@ -11,9 +11,9 @@ from engine.store import HistoryEntry, StepRecord
 
 def append(session: Session, case_id: int, kind: str, actor: str | None = None,
            task_id: str | None = None, name: str | None = None, **details) -> None:
-    # A plain INSERT, in call order: history is never read back as objects while a case
-    # is being saved, so the unit of work would only add cost.
-    session.execute(insert(HistoryEntry), [{
+    # A plain INSERT on the session's connection: history is never read back as objects
+    # while a case changes, so the ORM unit of work (and its autoflush) would only add cost.
+    session.connection().execute(insert(HistoryEntry.__table__), [{
         "case_id": case_id, "at": clock.now(), "kind": kind, "actor": actor,
         "task_id": task_id, "name": name, "details": json_ready(details)}])
 
@@ -31,4 +31,4 @@ def record_steps(session: Session, case_id: int, finished) -> None:
     rows = [{"case_id": case_id, "process_id": p, "spec_id": s, "previous_spec_id": prev,
              "state": state, "at": at} for p, s, prev, state in finished]
     if rows:
-        session.execute(insert(StepRecord), rows)
+        session.connection().execute(insert(StepRecord.__table__), rows)

@@ -14,6 +14,8 @@ from engine import clock, timers
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.expressions import is_iso_literal
 from engine.store import HumanTask
+
+TASKS = HumanTask.__table__
 from engine.users import get_user, require_role
 
 
@@ -24,6 +26,13 @@ def task_dict(task: HumanTask, with_case: bool = False) -> dict:
         result.update(case_id=task.case_id, stage=task.stage, claimed_by=task.claimed_by,
                       created=task.created_at.astimezone(clock.LOCAL_TZ).isoformat())
     return result
+
+
+def open_tasks_of(session: Session, case_id: int) -> list[dict]:
+    rows = session.connection().execute(
+        select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.state == "open")
+        .order_by(TASKS.c.created_at, TASKS.c.name))
+    return [task_dict(row) for row in rows]
 
 
 def list_tasks(session: Session, case_id=None, role: str | None = None) -> list[dict]:
@@ -47,13 +56,16 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
     """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
              if t.task_spec.manual}
-    indexed = set(session.scalars(select(HumanTask.id).where(
-        HumanTask.case_id == case.id, HumanTask.state == "open")))
+    # Plain statements on the connection, as for history: the index is never held as
+    # objects while a case changes.
+    connection = session.connection()
+    indexed = set(connection.scalars(select(TASKS.c.id).where(
+        TASKS.c.case_id == case.id, TASKS.c.state == "open")))
     now = clock.now()
     gone = indexed - set(ready)
     if gone:
-        session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
-                        .values(state="cancelled", closed_at=now))
+        connection.execute(update(TASKS).where(TASKS.c.id.in_(gone))
+                           .values(state="cancelled", closed_at=now))
     new = [{"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
             "name": task.task_spec.bpmn_name or task.task_spec.name, "role": task.task_spec.lane,
             "form_key": form_key(task.task_spec),
@@ -61,7 +73,7 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
             "due_at": due_time(task, now), "state": "open"}
            for task_id, task in ready.items() if task_id not in indexed]
     if new:
-        session.execute(insert(HumanTask), new)
+        connection.execute(insert(TASKS), new)
 
 
 def due_time(task, created):
@@ -168,8 +180,8 @@ def complete_task(session: Session, task_id: str, actor: str, data=None) -> dict
     except SpiffWorkflowException as exc:
         raise cases.model_error(exc) from exc
     cases.run_engine_steps(session, loaded)
-    now = clock.now()
-    row.state, row.closed_at, row.closed_by = "completed", now, user.name
+    session.connection().execute(update(TASKS).where(TASKS.c.id == row.id).values(
+        state="completed", closed_at=clock.now(), closed_by=user.name))
     changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
     history.append(session, row.case_id, "task_completed", actor=user.name, task_id=row.id,
                    name=row.name, form=row.form_key, changes=changes)

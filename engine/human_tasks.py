@@ -149,8 +149,8 @@ def check_validation_rule(pathway, task, values: dict) -> None:
         raise InvalidInput(str(messages))
 
 
-def get_open_task(session: Session, task_id: str) -> HumanTask:
-    row = session.get(HumanTask, str(task_id))
+def get_open_task(session: Session, task_id: str):
+    row = session.connection().execute(select(TASKS).where(TASKS.c.id == str(task_id))).first()
     if row is None:
         raise NotFound(f"タスク '{task_id}' が見つかりません。")
     if row.state != "open":

@@ -29,25 +29,28 @@ def add_user(session: Session, name: str, roles: list[str], agency: str | None =
     return user_dict(user)
 
 
-def find_user(session: Session, name: str) -> User | None:
-    return session.scalars(select(User).where(User.name == name)).first()
+def find_user(session: Session, name: str):
+    """The user's row (name, roles, agency), or None. A plain read: users are never
+    changed while a case is."""
+    return session.connection().execute(
+        select(User.__table__).where(User.__table__.c.name == name)).first()
 
 
-def get_user(session: Session, name: str) -> User:
+def get_user(session: Session, name: str):
     user = find_user(session, name)
     if user is None:
         raise NotFound(f"利用者 '{name}' が見つかりません。")
     return user
 
 
-def first_user_with_role(session: Session, role: str) -> User | None:
-    for user in session.scalars(select(User).order_by(User.id)):
+def first_user_with_role(session: Session, role: str):
+    for user in session.connection().execute(select(User.__table__).order_by(User.id)):
         if role in user.roles:
             return user
     return None
 
 
-def require_role(user: User, role: str | None, what: str) -> None:
+def require_role(user, role: str | None, what: str) -> None:
     if role and role not in user.roles:
         raise Forbidden(f"{what}は役割「{role}」の利用者だけが行えます。"
                         f"利用者 '{user.name}' の役割: {', '.join(user.roles) or 'なし'}")

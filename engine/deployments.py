@@ -74,7 +74,10 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
             bundle.problem(name, None, f"XML として読めません: {exc}")
             continue
         bundle.problems.extend(modelcheck.check_expressions(name, tree))
-        bundle.problems.extend(modelcheck.check_supported_elements(name, tree))
+        unsupported = modelcheck.check_supported_elements(name, tree)
+        if unsupported:  # SpiffWorkflow's parser would fail on them without saying where
+            bundle.problems.extend(unsupported)
+            continue
         if name.endswith(".dmn") and len(tree.findall("{*}decision")) > 1:
             bundle.problem(name, None, "DMN ファイル1つにつき decision は1つにしてください"
                                        "（SpiffWorkflow は2つ目以降を読みません）。")
@@ -87,6 +90,8 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
                 bundle.parser.add_bpmn_xml(tree, filename=name)
         except ValidationException as exc:
             bundle.problem(exc.file_name or name, exc.id or None, _exception_text(exc))
+        except Exception as exc:  # a parser failure must still end in a precise problem
+            bundle.problem(name, None, f"モデルを読み込めません: {type(exc).__name__}: {exc}")
     if bundle.problems:
         return bundle
     for process_id in pathway_ids(bundle.parser):

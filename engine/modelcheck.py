@@ -77,6 +77,11 @@ def check_supported_elements(file: str, tree) -> list[dict]:
     for local, message in UNSUPPORTED.items():
         for node in tree.iter(f"{{{BPMN_MODEL_NS}}}{local}"):
             problems.append({"file": file, "element": node.get("id"), "message": message})
+    for node in tree.iter(f"{{{BPMN_MODEL_NS}}}businessRuleTask"):
+        if not node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef"):
+            problems.append({"file": file, "element": node.get("id"),
+                             "message": "ビジネスルールタスクには camunda:decisionRef で DMN の"
+                                        "決定を指定してください。"})
     return problems
 
 

@@ -99,3 +99,19 @@ def test_event_based_gateways_are_refused_with_the_reason(kasane, tmp_path):
     result = kasane.lint([tmp_path])
     assert [(p["element"], "イベントベースゲートウェイ" in p["message"]) for p in result["problems"]] == \
         [("g", True)]
+
+
+def test_a_business_rule_task_without_a_decision_is_a_problem_not_a_crash(kasane, tmp_path):
+    (tmp_path / "m.bpmn").write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="rule"/>
+    <bpmn:businessRuleTask id="rule" name="判定"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="rule" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""", encoding="utf-8")
+    result = kasane.lint([tmp_path])
+    assert [(p["element"], "decisionRef" in p["message"]) for p in result["problems"]] == \
+        [("rule", True)]

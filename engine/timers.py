@@ -84,10 +84,13 @@ def pending_timers(workflow) -> tuple[list[dict], datetime | None]:
 def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
     """Fire every due case in due order, each in its own transaction.
 
-    A failing case gets an incident (message, retry count) and the sweep goes on.
+    A failing case gets an incident (message, retry count) and the sweep goes on. A case
+    that someone else changed meanwhile is left for the next sweep: whoever changed it
+    loaded it, which fired its due timers already.
     """
     from engine import cases, history
-    from engine.store import Case, Incident
+    from engine.errors import Conflict
+    from engine.store import Case, Incident, transaction
 
     now = now or clock.now()
     with Session.begin() as session:
@@ -97,7 +100,7 @@ def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
     fired = incidents = 0
     for case_id in due_ids:
         try:
-            with Session.begin() as session:
+            with transaction(Session) as session:
                 loaded = cases.load_case(session, case_id)  # fires what is due
                 cases.save_case(session, loaded)
                 if loaded.fired_timers:
@@ -105,6 +108,8 @@ def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
                 for incident in session.scalars(select(Incident).where(
                         Incident.case_id == case_id, Incident.resolved_at.is_(None))):
                     incident.resolved_at = now
+        except Conflict:
+            continue
         except Exception as exc:  # one broken case must not stop the sweep
             log.warning("timer failed for case %s: %s", case_id, type(exc).__name__)
             incidents += 1

@@ -95,11 +95,74 @@ def duration_days(iso_duration: str) -> int:
     return int(m.group(1) or 0) * 7 + int(m.group(2) or 0)
 
 
+# --- size guards: a model must not be able to hang or exhaust a worker -------------------
+
+MAX_ITEMS = 100_000        # elements of a range, or a repeated string or list
+MAX_INT_BITS = 4_096       # about 1,200 decimal digits
+
+
+class TooLarge(ValueError):
+    pass
+
+
+def _capped_range(*args):
+    result = range(*args)
+    if len(result) > MAX_ITEMS:
+        raise TooLarge(f"range が大きすぎます（{len(result)} 件、上限 {MAX_ITEMS} 件）")
+    return result
+
+
+def _guarded_pow(base, exponent):
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        if abs(base) > 1 and (abs(base).bit_length() * exponent) > MAX_INT_BITS:
+            raise TooLarge("べき乗の結果が大きすぎます")
+    return base ** exponent
+
+
+def _guarded_mul(left, right):
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int):
+            if len(seq) * count > MAX_ITEMS:
+                raise TooLarge(f"繰り返しの結果が大きすぎます（上限 {MAX_ITEMS} 要素）")
+    return left * right
+
+
+class _Guard(ast.NodeTransformer):
+    """Route ``**`` and ``*`` through the size guards, after the whitelist check passed.
+
+    The guard names start with an underscore, which model text can never name itself.
+    """
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        guard = {ast.Pow: "_kasane_pow", ast.Mult: "_kasane_mul"}.get(type(node.op))
+        if guard is None:
+            return node
+        return ast.copy_location(
+            ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right],
+                     keywords=[]), node)
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        guard = {ast.Pow: "_kasane_pow", ast.Mult: "_kasane_mul"}.get(type(node.op))
+        if guard is None:
+            return node
+        target = node.target
+        load = ast.Name(id=target.id, ctx=ast.Load()) if isinstance(target, ast.Name) else \
+            ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[load, node.value],
+                        keywords=[])
+        return ast.copy_location(ast.Assign(targets=[target], value=call), node)
+
+
+_GUARDS = {"_kasane_pow": _guarded_pow, "_kasane_mul": _guarded_mul}
+
+
 SAFE_FUNCTIONS: dict[str, object] = {
     "len": len, "min": min, "max": max, "abs": abs, "round": round, "sum": sum,
     "sorted": sorted, "any": any, "all": all, "int": int, "float": float, "str": str,
     "bool": bool, "list": list, "dict": dict, "set": set, "tuple": tuple,
-    "range": range, "enumerate": enumerate, "zip": zip,
+    "range": _capped_range, "enumerate": enumerate, "zip": zip,
     "today": _today, "now": _now, "parse_date": parse_date,
     "days_between": days_between, "add_days": add_days, "add_months": add_months,
     "duration_days": duration_days,
@@ -214,6 +277,7 @@ def _compile(source: str, mode: str):
     except ValueError as exc:  # null bytes: report it like any other unparsable text
         raise SyntaxError(str(exc)) from None
     names = _check_tree(tree, _EXPRESSION_NODES if mode == "eval" else _SCRIPT_NODES)
+    tree = ast.fix_missing_locations(_Guard().visit(tree))
     # "<string>" is the filename Spiff looks for to report the failing script line.
     return compile(tree, "<string>", mode), names
 
@@ -233,7 +297,7 @@ def _globals(names: frozenset[str], context: dict, extra: dict | None) -> dict:
     if hidden:
         raise ValueError("タスクデータの名前が関数名と重なっています。"
                          f"名前を変えてください: {', '.join(hidden)}")
-    return {**(extra or {}), **context, **SAFE_FUNCTIONS, "__builtins__": {}}
+    return {**(extra or {}), **context, **SAFE_FUNCTIONS, **_GUARDS, "__builtins__": {}}
 
 
 def evaluate(source: str, context: dict, extra: dict | None = None):
@@ -248,7 +312,7 @@ def execute(source: str, context: dict, extra: dict | None = None) -> None:
     scope = _globals(names, context, extra)
     exec(code, scope)
     for key, value in scope.items():
-        if key in SAFE_FUNCTIONS or key in ("__builtins__", "__annotations__"):
+        if key in SAFE_FUNCTIONS or key in _GUARDS or key in ("__builtins__", "__annotations__"):
             continue
         if key in extra and key not in context and value is extra[key]:
             continue  # untouched external context is not task data

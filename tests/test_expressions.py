@@ -312,3 +312,39 @@ def test_dmn_cells_run_through_the_restricted_engine(点数, 区分):
     workflow.get_tasks(spec_name="start")[0].data["点数"] = 点数
     workflow.do_engine_steps()
     assert workflow.data == {"点数": 点数, "区分": 区分}
+
+
+# --- size guards ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    "10 ** 10 ** 10",
+    "2 ** 100000",
+    '"a" * 10 ** 9',
+    "[0] * 10 ** 9",
+    "10 ** 9 * [1]",
+    "len(range(10 ** 9))",
+    "sum([i for i in range(10 ** 12)])",
+])
+def test_expressions_that_would_exhaust_a_worker_are_stopped(source):
+    from engine.expressions import TooLarge
+    with pytest.raises(TooLarge):
+        evaluate(source, {})
+
+
+def test_scripts_that_would_exhaust_a_worker_are_stopped():
+    from engine.expressions import TooLarge
+    with pytest.raises(TooLarge):
+        execute('s = "ab"\nfor i in range(40):\n    s *= 2', {})
+    with pytest.raises(TooLarge):
+        execute('d = {"n": 3}\nd["n"] **= 100000', {})
+
+
+def test_ordinary_arithmetic_still_works_under_the_guards():
+    assert evaluate("2 ** 10 + 3 * 4", {}) == 1036
+    assert evaluate('"ab" * 3', {}) == "ababab"
+    assert evaluate("[0] * 3", {}) == [0, 0, 0]
+    assert evaluate("len(range(100))", {}) == 100
+    context = {"回数": 3, "d": {"n": 2}}
+    execute('回数 *= 2\nd["n"] **= 3\nx = 1.5 * 2', context)
+    assert context["回数"] == 6 and context["d"]["n"] == 8 and context["x"] == 3.0
+    assert "_kasane_mul" not in context and "_kasane_pow" not in context

@@ -144,3 +144,24 @@ def test_a_receive_task_puts_the_payload_under_the_message_name(kasane):
     after = kasane.send_event(case["case_id"], "連絡", "ito", {"メモ": "電話あり"})
     assert after["data"]["連絡"] == {"メモ": "電話あり"} and "メモ" not in after["data"]
     assert after["stage"] == "モニタリング" and after["timers"] == []
+
+
+def test_a_case_changed_meanwhile_is_left_for_the_next_sweep(timers, monkeypatch):
+    from engine import cases
+    from engine.errors import Conflict
+    busy = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    other = timers.open_case("timers", "ito", {"予定日": "2025-04-20"})
+    real_load = cases.load_case
+
+    def load(session, case_id):
+        if int(case_id) == busy["case_id"]:
+            raise Conflict("他の操作が同時にこのケースを更新しました。")
+        return real_load(session, case_id)
+
+    monkeypatch.setattr(cases, "load_case", load)
+    clock.set_now("2025-04-02T10:00:00+09:00")
+    assert timers.run_timers() == {"fired": 1, "incidents": 0}
+    monkeypatch.setattr(cases, "load_case", real_load)
+    assert timers.run_timers() == {"fired": 1, "incidents": 0}  # the busy case, next sweep
+    assert "リマインド" in names(timers.show_case(busy["case_id"]))
+    assert "リマインド" in names(timers.show_case(other["case_id"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, modelcheck
@@ -187,12 +187,6 @@ def latest_deployment(session: Session, pathway: str) -> Deployment | None:
     return session.scalars(
         select(Deployment).where(Deployment.pathway == pathway)
         .order_by(Deployment.version.desc()).limit(1)).first()
-
-
-def list_deployments(session: Session) -> list[dict]:
-    rows = session.execute(
-        select(Deployment.pathway, func.max(Deployment.version)).group_by(Deployment.pathway))
-    return [{"pathway": p, "version": v} for p, v in rows]
 
 
 _cache: dict[tuple[str, str], tuple] = {}

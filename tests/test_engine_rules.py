@@ -82,36 +82,36 @@ def test_a_missing_validation_decision_is_refused(kasane, tmp_path):
                                    "message": "検証ルール (DMN) 'nothing' がありません。"}]
 
 
-def test_event_based_gateways_are_refused_with_the_reason(kasane, tmp_path):
-    (tmp_path / "m.bpmn").write_text("""<?xml version="1.0" encoding="UTF-8"?>
+def lint_process(kasane, tmp_path, body: str, messages: str = "") -> list:
+    """Lint a one-process model whose start event `s` and end event `e` frame body."""
+    (tmp_path / "m.bpmn").write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
-  <bpmn:message id="m1" name="連絡"/>
+  {messages}
   <bpmn:process id="p" isExecutable="true">
     <bpmn:startEvent id="s"/>
+    {body}
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""", encoding="utf-8")
+    return kasane.lint([tmp_path])["problems"]
+
+
+def test_event_based_gateways_are_refused_with_the_reason(kasane, tmp_path):
+    problems = lint_process(kasane, tmp_path, """
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
     <bpmn:eventBasedGateway id="g"/>
     <bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="c"/>
     <bpmn:intermediateCatchEvent id="c"><bpmn:messageEventDefinition messageRef="m1"/></bpmn:intermediateCatchEvent>
-    <bpmn:sequenceFlow id="f3" sourceRef="c" targetRef="e"/>
-    <bpmn:endEvent id="e"/>
-  </bpmn:process>
-</bpmn:definitions>""", encoding="utf-8")
-    result = kasane.lint([tmp_path])
-    assert [(p["element"], "イベントベースゲートウェイ" in p["message"]) for p in result["problems"]] == \
+    <bpmn:sequenceFlow id="f3" sourceRef="c" targetRef="e"/>""",
+                            messages='<bpmn:message id="m1" name="連絡"/>')
+    assert [(p["element"], "イベントベースゲートウェイ" in p["message"]) for p in problems] == \
         [("g", True)]
 
 
 def test_a_business_rule_task_without_a_decision_is_a_problem_not_a_crash(kasane, tmp_path):
-    (tmp_path / "m.bpmn").write_text("""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
-  <bpmn:process id="p" isExecutable="true">
-    <bpmn:startEvent id="s"/>
+    problems = lint_process(kasane, tmp_path, """
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="rule"/>
     <bpmn:businessRuleTask id="rule" name="判定"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="rule" targetRef="e"/>
-    <bpmn:endEvent id="e"/>
-  </bpmn:process>
-</bpmn:definitions>""", encoding="utf-8")
-    result = kasane.lint([tmp_path])
-    assert [(p["element"], "decisionRef" in p["message"]) for p in result["problems"]] == \
+    <bpmn:sequenceFlow id="f2" sourceRef="rule" targetRef="e"/>""")
+    assert [(p["element"], "decisionRef" in p["message"]) for p in problems] == \
         [("rule", True)]

@@ -29,9 +29,16 @@ class Kasane:
     def lint(self, paths) -> dict:
         return deployments.lint(paths)
 
-    def add_user(self, name: str, roles: list[str], agency: str | None = None) -> dict:
+    def add_user(self, name: str, roles: list[str], agency: str | None = None,
+                 password: str | None = None) -> dict:
         with self.transaction() as session:
-            return users.add_user(session, name, roles, agency)
+            return users.add_user(session, name, roles, agency, password)
+
+    def verify_password(self, name: str, password: str) -> dict | None:
+        """The user (name, roles, agency) if the password is right, else None."""
+        with self.transaction() as session:
+            user = users.verify_password(session, name, password)
+            return users.user_dict(user) if user is not None else None
 
     def open_case(self, pathway: str, actor: str, data: dict | None = None) -> dict:
         with self.transaction() as session:

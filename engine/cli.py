@@ -114,9 +114,14 @@ def users():
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, help="役割 (繰り返し可)。")
 @click.option("--agency", help="所属機関。")
+@click.option("--password-stdin", is_flag=True,
+              help="Web 画面にサインインするためのパスワードを標準入力から読む（1行目）。")
 @command
-def users_add(name, roles, agency):
-    return api().add_user(name, list(roles), agency)
+def users_add(name, roles, agency, password_stdin):
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    return api().add_user(name, list(roles), agency, password)
 
 
 @cli.group()

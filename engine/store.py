@@ -67,6 +67,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     roles: Mapped[list[Any]] = mapped_column(default=list)
     agency: Mapped[Optional[str]] = mapped_column(String(200))
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))  # None: cannot sign in
     created_at: Mapped[datetime]
 
 

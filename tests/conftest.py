@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ def _database_template(tmp_path_factory, worker_id):
         migrate.upgrade(f"sqlite:///{template}")
         yield ("sqlite", template)
         return
-    name = f"kasane_test_{worker_id}"
+    # Unique per run: two runs on one server (two checkouts, CI beside a session) must
+    # not drop each other's databases. xdist gives all workers of a run the same id.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    name = f"kasane_test_{run[:12]}_{worker_id}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -112,3 +112,19 @@ def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url
     assert shown["title"] == "受理判断" and shown["example"]["判断"] == "受理"
     decision = next(f for f in shown["fields"] if f["name"] == "判断")
     assert decision["required"] and decision["choices"] == ["受理", "差し戻し"]
+
+
+def test_users_add_reads_a_password_from_stdin(database_url, kasane):
+    env = {**os.environ, "KASANE_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "engine.cli", "users", "add", "yamada", "--role",
+               "包括化推進員", "--password-stdin"]
+    result = subprocess.run(command, input="correct horse\n", env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "correct horse" not in result.stdout
+    assert kasane.verify_password("yamada", "correct horse")["name"] == "yamada"
+    assert kasane.verify_password("yamada", "correct horsE") is None
+    assert kasane.verify_password("nobody", "correct horse") is None
+    short = subprocess.run([*command[:5], "sato", *command[6:]], input="short\n", env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "8文字以上" in json.loads(short.stderr)["error"]

@@ -1,12 +1,17 @@
 """The engine's one Python API. The CLI, the behaviour specs and the web UI call this.
 
-Each method is one transaction. Code that already holds a Session (a web request doing
-several things at once) calls the module functions directly.
+Each method is one transaction (a read that finds timers due first fires them in a write
+transaction of its own). A model that fails while a case runs rolls the step back and
+leaves an incident on the case.
 """
 from __future__ import annotations
 
-from engine import cases, deployments, events, human_tasks, timers, users
-from engine.store import database_url, make_engine, make_sessionmaker, transaction
+from sqlalchemy import exists, or_, select
+
+from engine import cases, clock, deployments, events, human_tasks, incidents, sweep, users
+from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
+                          make_sessionmaker, transaction)
+from engine.unit_of_work import ModelFailure, case_unit, get_case_row, timers_due
 
 
 class Kasane:
@@ -14,9 +19,13 @@ class Kasane:
         self.url = url or database_url()
         self.db = make_engine(self.url)
         self.Session = make_sessionmaker(self.db)
+        self.ReadSession = make_read_sessionmaker(self.db)
 
     def transaction(self):
         return transaction(self.Session)
+
+    def reading(self):
+        return transaction(self.ReadSession)
 
     def upgrade_database(self) -> None:
         from engine import migrate  # Alembic is slow to import; only this command needs it
@@ -41,27 +50,96 @@ class Kasane:
             return users.user_dict(user) if user is not None else None
 
     def open_case(self, pathway: str, actor: str, data: dict | None = None) -> dict:
-        with self.transaction() as session:
-            return cases.open_case(session, pathway, actor, data)
+        data = human_tasks.check_flat_object(data or {})
+        with self._recording_incidents():
+            with self.transaction() as session:
+                user = users.get_user(session, actor)
+                row = cases.open_case(session, pathway, user.name, data)
+                return cases.summary(session, row)
 
-    def show_case(self, case_id) -> dict:
-        with self.transaction() as session:
+    def show_case(self, case_id, actor: str | None = None) -> dict:
+        self._fire_due_timers(case_id)
+        with self.reading() as session:
+            if actor is not None:
+                users.get_user(session, actor)
             return cases.show_case(session, case_id)
 
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
-        with self.transaction() as session:
-            return events.send_event(session, case_id, message, actor, data)
+        import forms  # the form of an event is the one named like its message
+        values = human_tasks.validate_form(message if forms.get_form(message) else None, data)
+        with self._recording_incidents():
+            with self.transaction() as session:
+                user = users.get_user(session, actor)
+                row = events.send_event(session, case_id, message, user.name, values)
+                return cases.summary(session, row)
 
-    def list_tasks(self, case_id=None, role: str | None = None) -> list[dict]:
-        with self.transaction() as session:
+    def list_tasks(self, case_id=None, role: str | None = None, actor: str | None = None) -> list[dict]:
+        if case_id is not None:
+            self._fire_due_timers(case_id)
+        else:
+            self._sweep_if_due()
+        with self.reading() as session:
+            if actor is not None:
+                users.get_user(session, actor)
             return human_tasks.list_tasks(session, case_id, role)
 
     def complete_task(self, task_id: str, actor: str, data: dict | None = None) -> dict:
-        with self.transaction() as session:
-            return human_tasks.complete_task(session, task_id, actor, data)
+        with self._recording_incidents():
+            with self.transaction() as session:
+                user = users.get_user(session, actor)
+                row = human_tasks.get_open_task(session, task_id)
+                users.require_role(user, row.role, f"タスク「{row.name}」の完了")
+                values = human_tasks.validate_form(row.form_key, data)
+                case = human_tasks.complete_task(session, row, user.name, values)
+                return cases.summary(session, case)
 
     def run_timers(self, now=None) -> dict:
-        return timers.run_due_timers(self.Session, now)
+        return sweep.run_due_timers(self.Session, now)
 
     def close(self) -> None:
         self.db.dispose()
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _fire_due_timers(self, case_id) -> None:
+        """A read never shows a state its timers have moved past. If they fail, the read
+        shows the stored state and the case gets an incident (as in the sweep)."""
+        with self.reading() as session:
+            row = get_case_row(session, case_id)
+            number, due = row.id, timers_due(row)
+        if not due:
+            return
+        try:
+            with self.transaction() as session:
+                with case_unit(session, number):
+                    pass
+        except ModelFailure as exc:
+            with self.transaction() as session:
+                incidents.record(session, number, exc, backoff=True)
+
+    def _sweep_if_due(self) -> None:
+        now = clock.now()
+        with self.reading() as session:
+            due = session.scalar(select(exists().where(
+                Case.next_timer_at <= now, or_(Case.retry_at.is_(None), Case.retry_at <= now))))
+        if due:
+            self.run_timers()
+
+    def _recording_incidents(self):
+        return _IncidentRecorder(self)
+
+
+class _IncidentRecorder:
+    """After a step the model failed (and that was rolled back), note it on the case."""
+
+    def __init__(self, api: Kasane):
+        self.api = api
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, ModelFailure) and exc.case_id is not None:
+            with self.api.transaction() as session:
+                incidents.record(session, exc.case_id, exc, backoff=False)
+        return False

@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from sqlalchemy import select
+
+from engine import deployments, snapshot, state
 from engine.errors import InvalidInput, NotFound
+from engine.store import Case, Deployment, StepRecord
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SUBPROCESS_TAGS = ("subProcess", "transaction", "adHocSubProcess")
@@ -152,10 +156,6 @@ def database_records(session, process_ids: Iterable[str] | None = None,
     cases wait now (open user tasks, waiting events) count too, since a token took the
     flow into them.
     """
-    from sqlalchemy import select
-
-    from engine.store import StepRecord
-
     query = select(StepRecord.process_id, StepRecord.spec_id, StepRecord.previous_spec_id,
                    StepRecord.state)
     if process_ids is not None:
@@ -171,22 +171,17 @@ def database_records(session, process_ids: Iterable[str] | None = None,
 def pending_records(session) -> list[dict]:
     """Where the cases are now: one record per active BPMN element (not yet in the step log).
 
-    Reads the stored workflows without ``cases.load_case``, which would fire due timers.
+    Reads the stored workflows without a unit of work, which would fire due timers.
     """
-    from sqlalchemy import select
-
-    from engine import cases, deployments, state
-    from engine.store import Case, Deployment
-
     records = []
     for row in session.scalars(select(Case).order_by(Case.id)):
         pathway = deployments.load_pathway(session.get(Deployment, row.deployment_id))
         workflow = state.load(row.state, pathway.spec, pathway.subprocess_specs)
         for wf in [workflow, *workflow.subprocesses.values()]:
             for task in wf.tasks.values():
-                if task.has_state(cases.ACTIVE) and task.task_spec.bpmn_id:
+                if task.has_state(snapshot.ACTIVE) and task.task_spec.bpmn_id:
                     records.append({"process_id": wf.spec.name, "spec_id": task.task_spec.bpmn_id,
-                                    "previous_spec_id": cases.previous_element(task),
+                                    "previous_spec_id": snapshot.previous_element(task),
                                     "state": "waiting"})
     return records
 

@@ -6,11 +6,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.orm import Session
 
-from engine import cases, history
+from engine import history
 from engine.errors import Conflict, NotFound
-from engine.human_tasks import validate_form
-from engine.users import get_user
-import forms
+from engine.unit_of_work import case_unit, model_error
 
 
 def waiting_messages(workflow) -> dict[str, list]:
@@ -32,27 +30,24 @@ def known_messages(pathway) -> set[str]:
     return names
 
 
-def send_event(session: Session, case_id, message: str, actor: str, data=None) -> dict:
-    user = get_user(session, actor)
-    loaded = cases.load_case(session, case_id)
-    waiting = waiting_messages(loaded.workflow).get(message)
-    if not waiting:
-        if message not in known_messages(loaded.pathway):
-            raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
-        raise Conflict(f"ケース {loaded.row.id} は今「{message}」を受け付けていません"
-                       f"（段階: {loaded.row.stage or '不明'}）。")
-    values = validate_form(message if forms.get_form(message) else None, data)
-    # Build the event from the definition the parsed spec uses: SpiffWorkflow matches
-    # on the parser's own MessageEventDefinition class.
-    definition = waiting[0].task_spec.event_definition
-    result_var = getattr(definition, "result_var", None) or message
-    payload = {"payload": values, "result_var": result_var} \
-        if hasattr(definition, "result_var") else values
-    try:
-        loaded.workflow.send_event(BpmnEvent(definition, payload))
-    except SpiffWorkflowException as exc:
-        raise cases.model_error(exc) from exc
-    cases.run_engine_steps(session, loaded)
-    history.append(session, loaded.row.id, "event", actor=user.name, name=message, data=values)
-    cases.save_case(session, loaded)
-    return cases.summary(session, loaded.row)
+def send_event(session: Session, case_id, message: str, user_name: str, values: dict):
+    """Deliver a message (with already validated values) to a case waiting for it."""
+    with case_unit(session, case_id) as loaded:
+        waiting = waiting_messages(loaded.workflow).get(message)
+        if not waiting:
+            if message not in known_messages(loaded.pathway):
+                raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
+            raise Conflict(f"ケース {loaded.row.id} は今「{message}」を受け付けていません"
+                           f"（段階: {loaded.row.stage or '不明'}）。")
+        # Build the event from the definition the parsed spec uses: SpiffWorkflow matches
+        # on the parser's own MessageEventDefinition class.
+        definition = waiting[0].task_spec.event_definition
+        result_var = getattr(definition, "result_var", None) or message
+        payload = {"payload": values, "result_var": result_var} \
+            if hasattr(definition, "result_var") else values
+        try:
+            loaded.workflow.send_event(BpmnEvent(definition, payload))
+        except SpiffWorkflowException as exc:
+            raise model_error(exc, loaded.row.id) from exc
+        history.append(session, loaded.row.id, "event", actor=user_name, name=message, data=values)
+    return loaded.row

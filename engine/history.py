@@ -18,10 +18,14 @@ def append(session: Session, case_id: int, kind: str, actor: str | None = None,
         "task_id": task_id, "name": name, "details": json_ready(details)}])
 
 
+def local_iso(moment) -> str:
+    return moment.astimezone(clock.LOCAL_TZ).isoformat()
+
+
 def entries(session: Session, case_id: int) -> list[dict]:
     rows = session.scalars(select(HistoryEntry).where(HistoryEntry.case_id == case_id)
                            .order_by(HistoryEntry.id))
-    return [{"at": row.at.astimezone(clock.LOCAL_TZ).isoformat(), "kind": row.kind, "actor": row.actor,
+    return [{"at": local_iso(row.at), "kind": row.kind, "actor": row.actor,
              "task_id": row.task_id, "name": row.name, **row.details} for row in rows]
 
 

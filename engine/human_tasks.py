@@ -1,4 +1,4 @@
-"""Human tasks: the index of READY user tasks, inbox queries, and completing a task."""
+"""Human tasks: inbox queries and completing a task (the body of a unit of work)."""
 from __future__ import annotations
 
 from uuid import UUID
@@ -6,92 +6,44 @@ from uuid import UUID
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import forms
-from engine import clock, timers
+from engine import clock, history
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.expressions import is_iso_literal
 from engine.store import HumanTask
-
-TASKS = HumanTask.__table__
-from engine.users import get_user, require_role
-
-
-def task_dict(task: HumanTask, with_case: bool = False) -> dict:
-    result = {"task_id": task.id, "name": task.name, "role": task.role, "form": task.form_key,
-              "due": task.due_at.astimezone(clock.LOCAL_TZ).isoformat() if task.due_at else None}
-    if with_case:
-        result.update(case_id=task.case_id, stage=task.stage, claimed_by=task.claimed_by,
-                      created=task.created_at.astimezone(clock.LOCAL_TZ).isoformat())
-    return result
-
-
-def open_tasks_of(session: Session, case_id: int) -> list[dict]:
-    rows = session.connection().execute(
-        select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.state == "open")
-        .order_by(TASKS.c.created_at, TASKS.c.name))
-    return [task_dict(row) for row in rows]
+from engine.task_index import TASKS, task_dict
+from engine.unit_of_work import case_unit, get_case_row, model_error
 
 
 def list_tasks(session: Session, case_id=None, role: str | None = None) -> list[dict]:
     query = select(HumanTask).where(HumanTask.state == "open")
     if case_id is not None:
-        from engine.cases import get_case_row
         query = query.where(HumanTask.case_id == get_case_row(session, case_id).id)
     if role is not None:
         query = query.where(HumanTask.role == role)
     query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
                            HumanTask.id)
-    return [task_dict(t, with_case=True) for t in session.scalars(query)]
-
-
-def form_key(task_spec) -> str | None:
-    form = getattr(task_spec, "form", None)
-    return form.key if form is not None and form.key else None
-
-
-def index_ready_tasks(session: Session, case, workflow) -> None:
-    """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
-             if t.task_spec.manual}
-    # Plain statements on the connection, as for history: the index is never held as
-    # objects while a case changes.
-    connection = session.connection()
-    indexed = set(connection.scalars(select(TASKS.c.id).where(
-        TASKS.c.case_id == case.id, TASKS.c.state == "open")))
     now = clock.now()
-    gone = indexed - set(ready)
-    if gone:
-        connection.execute(update(TASKS).where(TASKS.c.id.in_(gone))
-                           .values(state="cancelled", closed_at=now))
-    new = [{"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
-            "name": task.task_spec.bpmn_name or task.task_spec.name, "role": task.task_spec.lane,
-            "form_key": form_key(task.task_spec),
-            "stage": (task.task_spec.extensions or {}).get("stage"), "created_at": now,
-            "due_at": due_time(task, now), "state": "open"}
-           for task_id, task in ready.items() if task_id not in indexed]
-    if new:
-        connection.execute(insert(TASKS), new)
+    return [task_dict(t, with_case=True, now=now) for t in session.scalars(query)]
 
 
-def due_time(task, created):
-    expression = (task.task_spec.extensions or {}).get("dueDate")
-    if not expression:
-        return None
-    try:
-        value = expression if is_iso_literal(expression) else \
-            task.workflow.script_engine.evaluate(task, expression)
-        return timers.to_instant(value, start=created)
-    except (SpiffWorkflowException, ValueError) as exc:
-        raise InvalidInput(f"タスク「{task.task_spec.bpmn_name}」の期限 {expression!r} を"
-                           f"評価できません: {exc}") from exc
+def check_flat_object(data) -> dict:
+    """Data for a task or event with no form: a flat JSON object."""
+    if not isinstance(data, dict):
+        raise InvalidInput("データは JSON オブジェクトで指定してください。")
+    nested = {k: "入れ子の値は使用できません。" for k, v in data.items()
+              if isinstance(v, (dict, list))}
+    bad_keys = {k: "項目名は識別子にしてください。" for k in data
+                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")}
+    if nested or bad_keys:
+        raise InvalidInput("データが正しくありません。", {**nested, **bad_keys})
+    return data
 
 
 def validate_form(key: str | None, data) -> dict:
     """Form data checked against the task's form; one message per field, nothing stored."""
-    from engine.cases import check_flat_object
     if key is None:
         return check_flat_object(data or {})
     schema = forms.get_form(key)
@@ -138,7 +90,6 @@ def check_validation_rule(pathway, task, values: dict) -> None:
     try:
         result = pathway.decisions[ref].result(task)
     except SpiffWorkflowException as exc:
-        from engine.cases import model_error
         raise model_error(exc) from exc
     finally:
         task.data = saved
@@ -159,31 +110,24 @@ def get_open_task(session: Session, task_id: str):
     return row
 
 
-def complete_task(session: Session, task_id: str, actor: str, data=None) -> dict:
-    from engine import cases, history
-
-    user = get_user(session, actor)
-    row = get_open_task(session, task_id)
-    require_role(user, row.role, f"タスク「{row.name}」の完了")
-    if row.claimed_by and row.claimed_by != user.name:
+def complete_task(session: Session, row, user_name: str, values: dict):
+    """Complete an open task (``row`` from get_open_task) with already validated values."""
+    if row.claimed_by and row.claimed_by != user_name:
         raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
-    values = validate_form(row.form_key, data)
-    loaded = cases.load_case(session, row.case_id)
-    task = loaded.workflow.get_task_from_id(UUID(row.id))
-    if task is None or not task.has_state(TaskState.READY):
-        raise Conflict(f"タスク「{row.name}」は完了できる状態ではありません。")
-    check_validation_rule(loaded.pathway, task, values)
-    before = dict(task.data)
-    task.data.update(values)
-    try:
-        task.run()
-    except SpiffWorkflowException as exc:
-        raise cases.model_error(exc) from exc
-    cases.run_engine_steps(session, loaded)
-    session.connection().execute(update(TASKS).where(TASKS.c.id == row.id).values(
-        state="completed", closed_at=clock.now(), closed_by=user.name))
-    changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
-    history.append(session, row.case_id, "task_completed", actor=user.name, task_id=row.id,
-                   name=row.name, form=row.form_key, changes=changes)
-    cases.save_case(session, loaded)
-    return cases.summary(session, loaded.row)
+    with case_unit(session, row.case_id) as loaded:
+        task = loaded.workflow.get_task_from_id(UUID(row.id))
+        if task is None or not task.has_state(TaskState.READY):
+            raise Conflict(f"タスク「{row.name}」は完了できる状態ではありません。")
+        check_validation_rule(loaded.pathway, task, values)
+        before = dict(task.data)
+        task.data.update(values)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise model_error(exc, row.case_id) from exc
+        session.connection().execute(update(TASKS).where(TASKS.c.id == row.id).values(
+            state="completed", closed_at=clock.now(), closed_by=user_name))
+        changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
+        history.append(session, row.case_id, "task_completed", actor=user_name, task_id=row.id,
+                       name=row.name, form=row.form_key, changes=changes)
+    return loaded.row

@@ -5,7 +5,7 @@ tasks and data. SpiffWorkflow appends to the task tree forever, which makes a ca
 loops through monitoring for years slower on every load and finally stalls it at the
 iterator's depth limit. After each step we compact: the finished part of the tree above
 the lowest common ancestor of all unfinished tasks is dropped, once recorded in our own
-tables (see engine.runtime.record_steps).
+tables (``history.record_steps``).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from engine.expressions import RestrictedScriptEngine
 
 
 class CaseStateConverter(BpmnWorkflowConverter):
-    """SpiffWorkflow's workflow converter, minus the specs."""
+    """SpiffWorkflow's workflow converter, minus the specs (they belong to the deployment)."""
 
     def to_dict(self, workflow):
         dct = WorkflowConverter.to_dict(self, workflow)
@@ -34,7 +34,7 @@ class CaseStateConverter(BpmnWorkflowConverter):
         dct['bpmn_events'] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def restore(self, dct, spec, subprocess_specs):
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct['tasks'], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct['root']))
@@ -44,11 +44,19 @@ class CaseStateConverter(BpmnWorkflowConverter):
         return workflow
 
 
-_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+class _Utf8Encoder(json.JSONEncoder):
+    """Japanese stays UTF-8 instead of \\u escapes: case data shrinks to about half, and so
+    do the reads and writes of every step."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["ensure_ascii"] = False
+        super().__init__(*args, **kwargs)
+
+
+_registry = BpmnWorkflowSerializer.configure({**CAMUNDA_CONFIG, BpmnWorkflow: CaseStateConverter})
 _registry.register(date, lambda v: {'value': v.isoformat()}, lambda v: date.fromisoformat(v['value']))
-_converter = CaseStateConverter(BpmnWorkflow, _registry)
-_serializer = BpmnWorkflowSerializer(_registry)
-# The registry flips a shared "encoder mode" flag while it serializes.
+_serializer = BpmnWorkflowSerializer(_registry, json_encoder_cls=_Utf8Encoder)
+# serialize_json flips a mode flag on the shared registry while it runs.
 _lock = threading.Lock()
 _script_engine = RestrictedScriptEngine()
 
@@ -60,22 +68,14 @@ def new_workflow(spec, subprocess_specs) -> BpmnWorkflow:
 
 
 def dump(workflow: BpmnWorkflow) -> str:
-    """SpiffWorkflow's serialize_json, keeping Japanese as UTF-8 instead of \\u escapes
-    (case data shrinks to about half, and so do the reads and writes of every step)."""
     with _lock:
-        _registry._encoder_mode = True
-        try:
-            dct = _serializer.to_dict(workflow)
-            dct[_serializer.VERSION_KEY] = _serializer.VERSION
-            return json.dumps(dct, cls=_serializer._encoder_cls, ensure_ascii=False)
-        finally:
-            _registry._encoder_mode = False
+        return _serializer.serialize_json(workflow)
 
 
 def load(text: str, spec, subprocess_specs) -> BpmnWorkflow:
     dct = json.loads(text)
     _serializer.migrate(dct)
-    workflow = _converter.restore(dct, spec, subprocess_specs)
+    workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     # Deserializing gives the workflow SpiffWorkflow's default eval-based engine.
     workflow.script_engine = _script_engine
     return workflow
@@ -115,7 +115,7 @@ def compact(workflow: BpmnWorkflow) -> int:
             del wf.tasks[task_id]
             dropped += 1
             _drop_subprocess(workflow, task_id)
-        root._parent = None
+        root.parent = None
         wf.task_tree = root
         if wf.last_task is not None and wf.last_task.id not in keep:
             wf.last_task = None
@@ -161,12 +161,12 @@ def _splice(root, keep: set) -> None:
         task, anchor = stack.pop()
         if task.id in keep:
             if anchor is not None:
-                children[anchor].append(task.id)
-                task._parent = anchor
+                children[anchor].append(task)
+                task.parent = tasks[anchor]
             anchor = task.id
         stack.extend((child, anchor) for child in reversed(task.children))
     for task_id, kids in children.items():
-        tasks[task_id]._children = kids
+        tasks[task_id].children = kids
 
 
 def _parked_at_end(task) -> bool:

@@ -97,6 +97,7 @@ class Case(Base):
     state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow state without the spec
     serializer_version: Mapped[str] = mapped_column(String(20))
     next_timer_at: Mapped[Optional[datetime]] = mapped_column(index=True)
+    retry_at: Mapped[Optional[datetime]]  # after a failed sweep: not before this time
     opened_at: Mapped[datetime]
     opened_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime]
@@ -156,6 +157,7 @@ class Incident(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     at: Mapped[datetime]
     message: Mapped[str] = mapped_column(Text)
+    element: Mapped[Optional[str]] = mapped_column(String(200))
     retry_count: Mapped[int] = mapped_column(default=0)
     resolved_at: Mapped[Optional[datetime]]
 
@@ -178,8 +180,12 @@ def _configure_sqlite(engine: SqlEngine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         # Writers queue up instead of failing half-way; a stale read is then caught by
-        # the case version counter.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # the case version counter. Readers begin deferred: in WAL mode they never wait
+        # for a writer.
+        if connection.get_execution_options().get("kasane_read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> SqlEngine:
@@ -194,6 +200,11 @@ def make_engine(url: str | None = None) -> SqlEngine:
 
 def make_sessionmaker(engine: SqlEngine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: SqlEngine) -> sessionmaker:
+    """Sessions for reads that write nothing (on SQLite they take no write lock)."""
+    return sessionmaker(engine.execution_options(kasane_read_only=True), expire_on_commit=False)
 
 
 @contextmanager

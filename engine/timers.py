@@ -1,4 +1,4 @@
-"""Timers: one clock for SpiffWorkflow, due times of waiting timers, and the timer sweep.
+"""Timers: one clock for SpiffWorkflow, due times of waiting timers, and firing them.
 
 SpiffWorkflow's timer events call ``datetime.now(timezone.utc)`` themselves, so this is
 the one place that points that code at ``engine.clock``. Naive times in models are read
@@ -6,15 +6,14 @@ as Japan time.
 """
 from __future__ import annotations
 
-import logging
+import time
 from datetime import date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              TimerEventDefinition)
 
-from engine import clock
+from engine import clock, limits
 
 
 class _ClockDatetime(datetime):
@@ -39,8 +38,6 @@ def _time_or_duration(value):
 
 
 TimerEventDefinition.parse_time_or_duration = staticmethod(_time_or_duration)
-
-log = logging.getLogger(__name__)
 
 
 def to_instant(value, start: datetime | None = None) -> datetime | None:
@@ -81,69 +78,93 @@ def pending_timers(workflow) -> tuple[list[dict], datetime | None]:
     return timers, (pending[0][0] if pending else None)
 
 
-def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
-    """Fire every due case in due order, each in its own transaction.
+class TimerFailure(ValueError):
+    """A timer that cannot fire or cannot be scheduled; the step is refused."""
 
-    A failing case gets an incident (message, retry count) and the sweep goes on. A case
-    that someone else changed meanwhile is left for the next sweep: whoever changed it
-    loaded it, which fired its due timers already.
+
+def _catch_up(my_task) -> int:
+    """Move a cycle timer that fell behind to its next future occurrence.
+
+    Catch-up (misfire) policy: however many cycles were missed, the timer's path runs
+    once, and the number of cycles skipped is recorded; a cycle with a count ends early
+    if its count runs out. A case swept a month late does not run its path 43,200 times.
     """
-    from engine import cases, history
-    from engine.errors import Conflict
-    from engine.store import Case, Incident, transaction
-
-    now = now or clock.now()
-    with Session.begin() as session:
-        due_ids = list(session.scalars(
-            select(Case.id).where(Case.next_timer_at.is_not(None), Case.next_timer_at <= now)
-            .order_by(Case.next_timer_at, Case.id)))
-    fired = incidents = 0
-    for case_id in due_ids:
-        try:
-            with transaction(Session) as session:
-                loaded = cases.load_case(session, case_id)  # fires what is due
-                cases.save_case(session, loaded)
-                if loaded.fired_timers:
-                    fired += 1
-                for incident in session.scalars(select(Incident).where(
-                        Incident.case_id == case_id, Incident.resolved_at.is_(None))):
-                    incident.resolved_at = now
-        except Conflict:
-            continue
-        except Exception as exc:  # one broken case must not stop the sweep
-            log.warning("timer failed for case %s: %s", case_id, type(exc).__name__)
-            incidents += 1
-            with Session.begin() as session:
-                retries = len(session.scalars(select(Incident.id).where(
-                    Incident.case_id == case_id, Incident.resolved_at.is_(None))).all())
-                message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                session.add(Incident(case_id=case_id, at=now, message=message,
-                                     retry_count=retries + 1))
-                history.append(session, case_id, "incident", message=message,
-                               retry_count=retries + 1)
-    return {"fired": fired, "incidents": incidents}
+    value = my_task._get_internal_data("event_value")
+    if not isinstance(value, dict) or value.get("cycles") == 0:
+        return 0
+    if value["duration"] <= 0:
+        raise TimerFailure(f"繰り返しタイマー「{my_task.task_spec.bpmn_name or my_task.task_spec.name}」"
+                           f"の間隔が 0 以下です。")
+    now = clock.now()
+    following = datetime.fromisoformat(value["next"])
+    if following > now:
+        return 0
+    missed = int((now - following).total_seconds() // value["duration"]) + 1
+    if value["cycles"] > 0:
+        missed = min(missed, value["cycles"])
+        value["cycles"] -= missed
+    value["next"] = (following + timedelta(seconds=value["duration"] * missed)).isoformat()
+    my_task._set_internal_data(event_value=value)
+    return missed
 
 
-def fire_due_timers(workflow, now: datetime | None = None) -> list[dict]:
-    """Fire every timer of a workflow that is due, missed cycles included; return them.
+_cycle_complete = CycleTimerEventDefinition.cycle_complete
+
+
+def _cycle_complete_once(self, my_task):
+    ready = _cycle_complete(self, my_task)
+    if ready:
+        skipped = _catch_up(my_task)
+        if skipped:
+            my_task._set_internal_data(kasane_skipped=skipped)
+    return ready
+
+
+CycleTimerEventDefinition.cycle_complete = _cycle_complete_once
+
+
+def fire_due_timers(workflow, run_steps, now: datetime | None = None,
+                    deadline: float | None = None) -> list[dict]:
+    """Fire every timer of a workflow that is due; return them ({"name", "element", "due"},
+    with "skipped" for a cycle that caught up). ``run_steps()`` runs the engine steps that
+    a fired timer starts, within the case's budget.
 
     Every load of a case calls this, so a case never acts on a state its timers have
     already moved past, whether or not the sweep has run yet.
     """
     now = now or clock.now()
-    fired = []
-    # A cycle timer far behind fires once per missed cycle; the bound keeps a broken
-    # model from spinning forever.
-    for _ in range(1000):
+    budget = limits.current()
+    fired: list[dict] = []
+    for _ in range(budget.timer_rounds):
         due = [t for t in pending_timers(workflow)[0] if clock.parse_instant(t["due"]) <= now]
         if not due:
-            break
-        fired.extend(due)
+            return fired
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimerFailure(f"タイマーの実行が時間の上限（{budget.case_seconds:g} 秒）を"
+                               "超えました。")
         # SpiffWorkflow fires a timer only once the clock is strictly past it; a timer
         # due at 09:00 should fire at 09:00.
         with clock.fixed_at(now + timedelta(microseconds=1)):
             workflow.refresh_timers()
-        workflow.do_engine_steps()
+            run_steps()
+        for timer in due:
+            task = _waiting_timer(workflow, timer["element"])
+            skipped = task._get_internal_data("kasane_skipped") if task is not None else None
+            if skipped:
+                task.internal_data.pop("kasane_skipped", None)
+                timer = {**timer, "skipped": skipped}
+            fired.append(timer)
         if pending_timers(workflow)[0][:len(due)] == due:
-            raise RuntimeError("タイマーが期限を過ぎても発火しません。")
-    return fired
+            raise TimerFailure("タイマーが期限を過ぎても発火しません: "
+                               + "、".join(t["name"] for t in due))
+    raise TimerFailure(f"期限の来たタイマーが {budget.timer_rounds} 回続けて発火しました。"
+                       "タイマーの日付が過去に続いていないか、モデルを確認してください。")
+
+
+def _waiting_timer(workflow, element: str):
+    """The timer event's task (a finished cycle has left the event manager already)."""
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        for task in wf.tasks.values():
+            if task.task_spec.name == element and "kasane_skipped" in task.internal_data:
+                return task
+    return None

@@ -88,3 +88,18 @@ def kasane(database_url):
     api = Kasane(database_url)
     yield api
     api.close()
+
+
+@pytest.fixture
+def set_limits(monkeypatch):
+    """Lower a budget for one test: ``set_limits(engine_steps=200)``."""
+    from engine import limits
+
+    def apply(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(f"KASANE_LIMIT_{name.upper()}", str(value))
+        limits.current.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    limits.current.cache_clear()

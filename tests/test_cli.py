@@ -49,7 +49,7 @@ def test_cli_contract_end_to_end(run, database_url):
     assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data"}
     assert case["stage"] == "多機関協働" and case["status"] == "open"
     [task] = case["tasks"]
-    assert set(task) == {"task_id", "name", "role", "form", "due"}
+    assert set(task) == {"task_id", "name", "role", "form", "due", "overdue"}
     assert [t["name"] for t in case["timers"]] == ["督促"]
     assert run("tasks", "--role", "相談支援コーディネーター")[0]["task_id"] == task["task_id"]
     assert run("tasks", "--case", case["case_id"], "--role", "包括化推進員") == []
@@ -66,8 +66,12 @@ def test_cli_contract_end_to_end(run, database_url):
         "--data", '{"内容": "入院"}', code=3)
     assert snapshot(database_url) == before
 
-    assert run("timers", "run", "--now", "2025-04-10T09:00:00+09:00") == {"fired": 1, "incidents": 0}
-    assert run("timers", "run", "--now", "2025-04-10T09:00:00+09:00") == {"fired": 0, "incidents": 0}
+    swept = run("timers", "run", "--now", "2025-04-10T09:00:00+09:00")
+    assert swept == {"fired": 1, "cases": 1, "incidents": 0, "timers": [
+        {"case_id": case["case_id"], "name": "督促", "element": "reminder",
+         "due": "2025-04-10T09:00:00+09:00"}]}
+    assert run("timers", "run", "--now", "2025-04-10T09:00:00+09:00") == \
+        {"fired": 0, "cases": 0, "incidents": 0, "timers": []}
     tasks = {t["name"]: t for t in run("tasks", "--case", case["case_id"])}
     assert set(tasks) == {"受理判断", "督促確認"}
 

@@ -129,3 +129,22 @@ def test_branches_looping_side_by_side_stay_small_and_join_correctly(kasane):
             select(StepRecord).where(StepRecord.spec_id == "join"))}
     assert ended == 1
     assert into_join == {"a_gw", "b_gw", "c_task"}  # every branch that reached the join
+
+
+def test_case_state_writes_every_field_spiffworkflow_writes_except_the_specs():
+    """Fails loudly when a SpiffWorkflow upgrade adds a workflow field our converter drops."""
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+
+    bundle = parse_bundle(read_model_files([MODELS / "loop.bpmn"]))
+    spec, subprocess_specs, _ = build_pathway(bundle.parser, "loop")
+    workflow = state.new_workflow(spec, subprocess_specs)
+    workflow.task_tree.data["氏名"] = "重 花子"
+    theirs = BpmnWorkflowConverter(BpmnWorkflow, state._registry).to_dict(workflow)
+    ours = state.CaseStateConverter(BpmnWorkflow, state._registry).to_dict(workflow)
+    assert set(theirs) - {"spec", "subprocess_specs"} == set(ours)
+    text = state.dump(workflow)
+    assert "重 花子" in text and '"spec"' not in text
+    restored = state.load(text, spec, subprocess_specs)
+    assert [t.task_spec.name for t in restored.get_tasks()] == \
+        [t.task_spec.name for t in workflow.get_tasks()]

@@ -1,0 +1,77 @@
+"""The index of READY user tasks: inboxes and case summaries read it, never the workflow."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engine import clock, timers
+from engine.errors import InvalidInput
+from engine.expressions import is_iso_literal
+from engine.store import HumanTask
+
+TASKS = HumanTask.__table__
+
+
+def task_dict(task, with_case: bool = False, now: datetime | None = None) -> dict:
+    now = now or clock.now()
+    result = {"task_id": task.id, "name": task.name, "role": task.role, "form": task.form_key,
+              "due": task.due_at.astimezone(clock.LOCAL_TZ).isoformat() if task.due_at else None,
+              "overdue": task.due_at is not None and task.due_at < now}
+    if with_case:
+        result.update(case_id=task.case_id, stage=task.stage, claimed_by=task.claimed_by,
+                      created=task.created_at.astimezone(clock.LOCAL_TZ).isoformat())
+    return result
+
+
+def open_tasks_of(session: Session, case_id: int) -> list[dict]:
+    rows = session.connection().execute(
+        select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.state == "open")
+        .order_by(TASKS.c.created_at, TASKS.c.name))
+    now = clock.now()
+    return [task_dict(row, now=now) for row in rows]
+
+
+def form_key(task_spec) -> str | None:
+    form = getattr(task_spec, "form", None)
+    return form.key if form is not None and form.key else None
+
+
+def index_ready_tasks(session: Session, case, workflow) -> None:
+    """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
+             if t.task_spec.manual}
+    # Plain statements on the connection, as for history: the index is never held as
+    # objects while a case changes.
+    connection = session.connection()
+    indexed = set(connection.scalars(select(TASKS.c.id).where(
+        TASKS.c.case_id == case.id, TASKS.c.state == "open")))
+    now = clock.now()
+    gone = indexed - set(ready)
+    if gone:
+        connection.execute(update(TASKS).where(TASKS.c.id.in_(gone))
+                           .values(state="cancelled", closed_at=now))
+    new = [{"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
+            "name": task.task_spec.bpmn_name or task.task_spec.name, "role": task.task_spec.lane,
+            "form_key": form_key(task.task_spec),
+            "stage": (task.task_spec.extensions or {}).get("stage"), "created_at": now,
+            "due_at": due_time(task, now), "state": "open"}
+           for task_id, task in ready.items() if task_id not in indexed]
+    if new:
+        connection.execute(insert(TASKS), new)
+
+
+def due_time(task, created):
+    expression = (task.task_spec.extensions or {}).get("dueDate")
+    if not expression:
+        return None
+    try:
+        value = expression if is_iso_literal(expression) else \
+            task.workflow.script_engine.evaluate(task, expression)
+        return timers.to_instant(value, start=created)
+    except (SpiffWorkflowException, ValueError) as exc:
+        raise InvalidInput(f"タスク「{task.task_spec.bpmn_name}」の期限 {expression!r} を"
+                           f"評価できません: {exc}") from exc

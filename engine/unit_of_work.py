@@ -1,0 +1,206 @@
+"""One unit of work on a case: load it, fire its due timers, let the caller act, run the
+engine steps, record, index and save — all inside the caller's transaction.
+
+Completing a task, sending an event and the timer sweep are each just the body of this
+unit; a read whose case has timers due runs an empty body. Nothing here commits: if any
+part fails, the transaction rolls back and the case stays exactly as it was.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from engine import clock, deployments, history, limits, snapshot, state, task_index, timers
+from engine.deployments import Pathway
+from engine.errors import InvalidInput, NotFound
+from engine.store import Case, Incident
+
+INCIDENTS = Incident.__table__
+
+
+class ModelFailure(InvalidInput):
+    """The model itself failed while the case ran (a script error, a budget exceeded…).
+
+    The step is refused and rolled back; the caller records an incident on the case.
+    """
+
+    def __init__(self, message: str, fields: dict | None = None, case_id: int | None = None):
+        super().__init__(message, fields)
+        self.case_id = case_id
+
+
+@dataclass
+class LoadedCase:
+    row: Case
+    pathway: Pathway
+    workflow: BpmnWorkflow
+    loaded_at: float  # SpiffWorkflow stamps state changes with time.time()
+    fired_timers: list = field(default_factory=list)
+    deadline: float = 0.0
+    finished: list = field(default_factory=list)  # every element finished in this unit
+
+
+def parse_case_id(case_id) -> int | None:
+    """A case id as the database can hold it, or None (never an overflow)."""
+    if isinstance(case_id, bool):
+        return None
+    if isinstance(case_id, int):
+        number = case_id
+    elif isinstance(case_id, str) and case_id.isascii() and case_id.strip().isdigit():
+        number = int(case_id.strip())
+    else:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def get_case_row(session: Session, case_id) -> Case:
+    number = parse_case_id(case_id)
+    case = session.get(Case, number) if number is not None else None
+    if case is None:
+        raise NotFound(f"ケース '{case_id}' が見つかりません。")
+    return case
+
+
+def model_error(exc: Exception, case_id: int | None = None) -> ModelFailure:
+    notes = "; ".join(getattr(exc, "__notes__", []) or [])
+    message = f"パスウェイの実行中にエラーが発生しました: {exc}"
+    return ModelFailure(message + (f" ({notes})" if notes else ""), case_id=case_id)
+
+
+def load_case(session: Session, case_id) -> LoadedCase:
+    """Load a case and fire the timers already due, so nobody acts on a past state."""
+    row = get_case_row(session, case_id)
+    pathway = deployments.load_pathway(row.deployment)
+    loaded = LoadedCase(row, pathway, state.load(row.state, pathway.spec, pathway.subprocess_specs),
+                        time.time(), deadline=time.monotonic() + limits.current().case_seconds)
+    fire_timers(session, loaded)
+    return loaded
+
+
+def new_case(session: Session, deployment, opened_by: str, data: dict) -> LoadedCase:
+    pathway = deployments.load_pathway(deployment)
+    workflow = state.new_workflow(pathway.spec, pathway.subprocess_specs)
+    workflow.task_tree.data.update(data)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    now = clock.now()
+    row = Case(deployment=deployment, pathway=deployment.pathway, state="", serializer_version="",
+               opened_at=now, opened_by=opened_by, updated_at=now)
+    session.add(row)
+    session.flush()
+    return LoadedCase(row, pathway, workflow, time.time(),
+                      deadline=time.monotonic() + limits.current().case_seconds)
+
+
+def fire_timers(session: Session, loaded: LoadedCase) -> None:
+    try:
+        fired = timers.fire_due_timers(loaded.workflow, lambda: run_engine_steps(session, loaded),
+                                       deadline=loaded.deadline)
+    except (SpiffWorkflowException, timers.TimerFailure) as exc:
+        raise model_error(exc, loaded.row.id) from exc
+    loaded.fired_timers += fired
+    for timer in fired:
+        history.append(session, loaded.row.id, "timer_fired", name=timer["name"],
+                       element=timer["element"], due=timer["due"],
+                       **({"skipped": timer["skipped"]} if timer.get("skipped") else {}))
+
+
+def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
+    """Run the workflow until it waits for people, messages or time, within the budget.
+
+    SpiffWorkflow stops looking for READY tasks a thousand levels down the task tree, so a
+    loop of scripts and gateways would stall silently; recording and compacting between
+    rounds keeps the tree shallow, and the budget turns a loop that never waits into an
+    incident.
+    """
+    budget = limits.current()
+    workflow = loaded.workflow
+    steps = 0
+
+    def count_step(task):
+        nonlocal steps
+        steps += 1
+        if steps > budget.engine_steps or time.monotonic() > loaded.deadline:
+            raise _NoWaitState(task)
+
+    while True:
+        try:
+            workflow.do_engine_steps(did_complete_task=count_step)
+        except _NoWaitState as stop:
+            spec = stop.task.task_spec
+            raise ModelFailure(
+                f"パスウェイが待ち状態（人・イベント・時刻を待つ要素）に達しません。"
+                f"要素 {spec.bpmn_id or spec.name}（{spec.bpmn_name or ''}）の周辺で"
+                f"繰り返しが続いています（上限: {budget.engine_steps} ステップ・"
+                f"{budget.case_seconds:g} 秒）。",
+                {"element": spec.bpmn_id or spec.name, "limit": "engine_steps"},
+                case_id=loaded.row.id) from None
+        except SpiffWorkflowException as exc:
+            raise model_error(exc, loaded.row.id) from exc
+        record_and_compact(session, loaded)
+        if not any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY)):
+            return
+
+
+class _NoWaitState(Exception):
+    def __init__(self, task):
+        super().__init__(task.task_spec.name)
+        self.task = task
+
+
+def record_and_compact(session: Session, loaded: LoadedCase) -> list:
+    """Log the elements finished since the last call, then drop them from the tree."""
+    workflow, row = loaded.workflow, loaded.row
+    finished = snapshot.finished_since(workflow, loaded.loaded_at)
+    history.record_steps(session, row.id, snapshot.step_rows(finished))
+    loaded.loaded_at = time.time()
+    loaded.finished += finished
+    state.compact(workflow)
+    return finished
+
+
+def save_case(session: Session, loaded: LoadedCase) -> None:
+    workflow, row = loaded.workflow, loaded.row
+    # Events no element of the case caught (a signal nobody waits for): nothing outside
+    # the case listens, so they would only pile up in the stored state.
+    workflow.get_events()
+    record_and_compact(session, loaded)
+    row.stage, row.status = snapshot.stage_and_status(workflow, loaded.finished, row.stage)
+    task_index.index_ready_tasks(session, row, workflow)
+    try:
+        row.timers, row.next_timer_at = timers.pending_timers(workflow)
+    except ValueError as exc:
+        raise model_error(exc, row.id) from exc
+    row.data = state.json_ready(snapshot.case_data(workflow))
+    row.state = state.dump(workflow)
+    row.serializer_version = state.SERIALIZER_VERSION
+    row.updated_at = clock.now()
+    # The case ran: whatever failed before (and made an incident) no longer does.
+    row.retry_at = None
+    session.execute(update(INCIDENTS).where(INCIDENTS.c.case_id == row.id,
+                                            INCIDENTS.c.resolved_at.is_(None))
+                    .values(resolved_at=row.updated_at))
+    session.flush()
+
+
+@contextmanager
+def case_unit(session: Session, case_id):
+    """Load (firing due timers), let the caller act, run the engine, save."""
+    loaded = load_case(session, case_id)
+    yield loaded
+    run_engine_steps(session, loaded)
+    save_case(session, loaded)
+
+
+def timers_due(row: Case) -> bool:
+    """Timers due, and not waiting after a failure (see ``incidents.record``)."""
+    now = clock.now()
+    return (row.next_timer_at is not None and row.next_timer_at <= now
+            and (row.retry_at is None or row.retry_at <= now))

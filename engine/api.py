@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import exists, or_, select
 
-from engine import cases, clock, deployments, events, human_tasks, incidents, sweep, users
+from engine import (agencies, cases, clock, deployments, events, human_tasks, incidents, sweep,
+                    users)
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
 from engine.unit_of_work import ModelFailure, case_unit, get_case_row, timers_due
@@ -38,6 +39,22 @@ class Kasane:
     def lint(self, paths) -> dict:
         return deployments.lint(paths)
 
+    def add_agency(self, name: str, kind: str) -> dict:
+        with self.transaction() as session:
+            return agencies.add_agency(session, name, kind)
+
+    def list_agencies(self) -> list[dict]:
+        with self.reading() as session:
+            return agencies.list_agencies(session)
+
+    def add_agency_kind(self, name: str) -> dict:
+        with self.transaction() as session:
+            return agencies.add_kind(session, name)
+
+    def list_agency_kinds(self) -> list[str]:
+        with self.reading() as session:
+            return agencies.kinds(session)
+
     def add_user(self, name: str, roles: list[str], agency: str | None = None,
                  password: str | None = None) -> dict:
         with self.transaction() as session:
@@ -54,7 +71,7 @@ class Kasane:
         with self._recording_incidents():
             with self.transaction() as session:
                 user = users.get_user(session, actor)
-                row = cases.open_case(session, pathway, user.name, data)
+                row = cases.open_case(session, pathway, user, data)
                 return cases.summary(session, row)
 
     def show_case(self, case_id, actor: str | None = None) -> dict:

@@ -4,17 +4,20 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import deployments, history, task_index
+from engine import agencies, deployments, history, task_index
 from engine.errors import NotFound
 from engine.store import Case, Incident
 from engine.unit_of_work import get_case_row, new_case, run_engine_steps, save_case
 
 
-def open_case(session: Session, pathway_id: str, opened_by: str, data: dict) -> Case:
+def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
+    """Open a case; the user's agency is the one that received it."""
     deployment = deployments.latest_deployment(session, pathway_id)
     if deployment is None:
         raise NotFound(f"パスウェイ '{pathway_id}' はデプロイされていません。")
+    opened_by = user.name
     loaded = new_case(session, deployment, opened_by, data)
+    agencies.hold(session, loaded.row.id, user.agency_id, "receiving")
     history.append(session, loaded.row.id, "opened", actor=opened_by, name=loaded.pathway.name,
                    pathway=pathway_id, version=loaded.pathway.version, data=data)
     run_engine_steps(session, loaded)

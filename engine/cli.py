@@ -106,6 +106,37 @@ def lint(paths):
 
 
 @cli.group()
+def agency():
+    """機関の登録（利用者はいずれかの機関に所属する）。"""
+
+
+@agency.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help="機関の種別（kasane agency kinds で一覧）。")
+@command
+def agency_add(name, kind):
+    """機関を登録する。"""
+    return api().add_agency(name, kind)
+
+
+@agency.command("list")
+@command
+def agency_list():
+    """登録された機関の一覧。"""
+    return api().list_agencies()
+
+
+@agency.command("kinds")
+@click.option("--add", "new_kind", help="種別を追加する（自治体の設定）。")
+@command
+def agency_kinds(new_kind):
+    """機関の種別の一覧。--add で種別を追加する。"""
+    if new_kind is not None:
+        api().add_agency_kind(new_kind)
+    return api().list_agency_kinds()
+
+
+@cli.group()
 def users():
     """利用者の管理。"""
 

@@ -12,6 +12,15 @@ import forms
 
 DEMO_DAY = "2025-04-07"
 DEMO_NAMES = ["山田", "田中", "佐藤", "鈴木", "高橋", "伊藤", "渡辺", "中村"]
+# The agency kind each role of the demo works at (a demo fact, not a rule: a role may be
+# held at any agency). Roles not listed work at the city's own agency.
+DEMO_AGENCY_KINDS = {
+    "包括化推進員": "地域包括支援センター",
+    "相談支援コーディネーター": "福祉まるごと相談室",
+    "アウトリーチ支援員": "アウトリーチ事業者",
+    "参加支援コーディネーター": "参加支援事業者",
+    "管理者": "市福祉課",
+}
 
 
 def roles_of(pathway) -> list[str]:
@@ -45,12 +54,21 @@ def load_demo(api: Kasane, paths=("workflows",), cases_per_pathway: int = 3) -> 
     return {"deployed": deployed, "users": created_users, "cases": opened}
 
 
+def demo_agency(api: Kasane, role: str) -> str:
+    """The demo agency for a role: 「デモ」 plus the kind's name, registered once."""
+    kind = DEMO_AGENCY_KINDS.get(role, "市福祉課")
+    name = f"デモ{kind}"
+    if name not in {a["agency"] for a in api.list_agencies()}:
+        api.add_agency(name, kind)
+    return name
+
+
 def _ensure_users(api: Kasane, roles: list[str], created: list) -> dict[str, str]:
     users = {}
-    for n, role in enumerate(roles):
+    for n, role in enumerate([*roles, "管理者"]):
         name = f"{DEMO_NAMES[n % len(DEMO_NAMES)]}（{role}）"
         try:
-            api.add_user(name, [role], agency="デモ市")
+            api.add_user(name, [role], agency=demo_agency(api, role))
             created.append(name)
         except KasaneError:
             pass  # already there from an earlier demo run

@@ -136,6 +136,18 @@ def decision_refs(parser: PathwayParser, process_id: str) -> set[str]:
     return refs
 
 
+def lanes(parser: PathwayParser, process_id: str) -> list[str]:
+    """The lane names (roles) of a process and the processes it calls, in model order."""
+    names: list[str] = []
+    specs = [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            lane = getattr(task_spec, "lane", None)
+            if lane and lane not in names:
+                names.append(lane)
+    return names
+
+
 def called_processes(parser: PathwayParser, process_id: str) -> list[str]:
     return sorted(parser.get_subprocess_specs(process_id))
 
@@ -176,7 +188,8 @@ def deploy(session: Session, paths, actor: str | None = None) -> list[dict]:
         deployment = Deployment(
             pathway=process_id, version=(latest.version + 1) if latest else 1,
             name=bundle.parser.get_process_parser(process_id).get_name(),
-            content_hash=digest, files=files, deployed_at=clock.now(), deployed_by=actor)
+            content_hash=digest, files=files, roles=lanes(bundle.parser, process_id),
+            deployed_at=clock.now(), deployed_by=actor)
         session.add(deployment)
         session.flush()
         results.append({"pathway": process_id, "version": deployment.version, "new": True})

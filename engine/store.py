@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
-                        TypeDecorator, UniqueConstraint, create_engine, event)
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
+                        Text, TypeDecorator, UniqueConstraint, create_engine, event)
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -61,12 +61,29 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+class AgencyKind(Base):
+    """A kind of agency (地域包括支援センター …): a list the municipality can extend."""
+    __tablename__ = "agency_kinds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Agency(Base):
+    """An agency of the municipality's support network; every user belongs to one."""
+    __tablename__ = "agencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(ForeignKey("agency_kinds.name"), index=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)  # the municipality's own
+    created_at: Mapped[datetime]
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     roles: Mapped[list[Any]] = mapped_column(default=list)
-    agency: Mapped[Optional[str]] = mapped_column(String(200))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))  # None: cannot sign in
     created_at: Mapped[datetime]
 
@@ -81,6 +98,7 @@ class Deployment(Base):
     name: Mapped[Optional[str]] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
     files: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # file name -> XML text
+    roles: Mapped[list[Any]] = mapped_column(default=list)  # the lane names of its processes
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[Optional[str]] = mapped_column(String(100))
 
@@ -104,6 +122,19 @@ class Case(Base):
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
     deployment: Mapped[Deployment] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version_id}
+
+
+class CaseAgency(Base):
+    """An agency holding a case: the one that received it, or one it was referred to."""
+    __tablename__ = "case_agencies"
+    __table_args__ = (UniqueConstraint("case_id", "agency_id"),
+                      Index("ix_case_agencies_agency_id_case_id", "agency_id", "case_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    basis: Mapped[str] = mapped_column(String(20))  # receiving / referral
+    element: Mapped[Optional[str]] = mapped_column(String(200))  # the element that referred
+    since: Mapped[datetime]
 
 
 class HumanTask(Base):

@@ -8,7 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from engine import clock, timers
+from engine import agencies, clock, timers
 from engine.errors import InvalidInput
 from engine.expressions import is_iso_literal
 from engine.store import HumanTask
@@ -62,6 +62,11 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
            for task_id, task in ready.items() if task_id not in indexed]
     if new:
         connection.execute(insert(TASKS), new)
+    for task_id, task in ready.items():
+        refer_to = (task.task_spec.extensions or {}).get("referTo")
+        if task_id not in indexed and refer_to:
+            agencies.refer(session, case.id, [k.strip() for k in refer_to.split(",") if k.strip()],
+                           task.task_spec.bpmn_id or task.task_spec.name)
 
 
 def due_time(task, created):

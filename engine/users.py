@@ -6,13 +6,26 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import agencies, clock
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.store import User
+from engine.store import Agency, Deployment, User
+
+MANAGER = "管理者"  # manages pathways and sees statistics; a role without a lane
+NAME_LENGTH = 100
+USERS = User.__table__
+AGENCIES = Agency.__table__
 
 
-def user_dict(user: User) -> dict:
+def user_dict(user) -> dict:
     return {"name": user.name, "roles": list(user.roles), "agency": user.agency}
+
+
+def known_roles(session: Session) -> list[str]:
+    """The lanes of every deployed pathway, and 管理者."""
+    roles = []
+    for deployed in session.scalars(select(Deployment.roles).order_by(Deployment.id)):
+        roles += [r for r in deployed if r not in roles]
+    return roles + ([MANAGER] if MANAGER not in roles else [])
 
 
 _hasher = PasswordHasher()
@@ -30,24 +43,35 @@ def add_user(session: Session, name: str, roles: list[str], agency: str | None =
         raise InvalidInput("利用者名を入力してください。", {"name": "必須項目です。"})
     if not roles:
         raise InvalidInput("役割を1つ以上指定してください。", {"role": "必須項目です。"})
+    if len(name) > NAME_LENGTH:
+        raise InvalidInput(f"利用者名は{NAME_LENGTH}文字以内にしてください（{len(name)}文字）。",
+                           {"name": f"{NAME_LENGTH}文字以内にしてください。"})
+    known = known_roles(session)
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise InvalidInput(f"役割「{'」「'.join(unknown)}」はありません。役割はデプロイされた"
+                           f"パスウェイのレーン名か「{MANAGER}」です。",
+                           {"role": "次のいずれか: " + "、".join(known)})
+    home = agencies.get_agency(session, agency)
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。",
                            {"password": f"{MIN_PASSWORD_LENGTH}文字以上にしてください。"})
     if find_user(session, name) is not None:
         raise Conflict(f"利用者 '{name}' は既に登録されています。")
-    user = User(name=name, roles=sorted(set(roles), key=roles.index), agency=agency,
+    user = User(name=name, roles=sorted(set(roles), key=roles.index), agency_id=home.id,
                 password_hash=_hasher.hash(password) if password is not None else None,
                 created_at=clock.now())
     session.add(user)
     session.flush()
-    return user_dict(user)
+    return {"name": user.name, "roles": list(user.roles), "agency": home.name}
 
 
 def find_user(session: Session, name: str):
-    """The user's row (name, roles, agency), or None. A plain read: users are never
-    changed while a case is."""
+    """The user's row (id, name, roles, agency_id, agency, agency_kind, password_hash), or
+    None. A plain read: users are never changed while a case is."""
     return session.connection().execute(
-        select(User.__table__).where(User.__table__.c.name == name)).first()
+        select(USERS, AGENCIES.c.name.label("agency"), AGENCIES.c.kind.label("agency_kind"))
+        .join(AGENCIES, AGENCIES.c.id == USERS.c.agency_id).where(USERS.c.name == name)).first()
 
 
 def verify_password(session: Session, name: str, password: str):
@@ -69,9 +93,9 @@ def get_user(session: Session, name: str):
 
 
 def first_user_with_role(session: Session, role: str):
-    for user in session.connection().execute(select(User.__table__).order_by(User.id)):
+    for user in session.connection().execute(select(USERS.c.name, USERS.c.roles).order_by(USERS.c.id)):
         if role in user.roles:
-            return user
+            return find_user(session, user.name)
     return None
 
 

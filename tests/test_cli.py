@@ -42,8 +42,14 @@ def test_cli_contract_end_to_end(run, database_url):
     assert run("lint", MODELS / "sample.bpmn") == {"ok": True, "problems": []}
     assert run("deploy", MODELS / "sample.bpmn") == [{"pathway": "sample", "version": 1, "new": True}]
     assert run("deploy", MODELS / "sample.bpmn")[0]["new"] is False
+    run("users", "add", "tanaka", "--role", "相談支援コーディネーター", "--agency", "まるごと相談室",
+        code=1)  # an unknown agency
+    assert run("agency", "add", "まるごと相談室", "--kind", "福祉まるごと相談室") == \
+        {"agency": "まるごと相談室", "kind": "福祉まるごと相談室", "default": False}
+    run("agency", "add", "まるごと相談室", "--kind", "存在しない種別", code=1)
     run("users", "add", "tanaka", "--role", "相談支援コーディネーター", "--agency", "まるごと相談室")
     run("users", "add", "suzuki", "--role", "包括化推進員")
+    run("users", "add", "typo", "--role", "存在しない役割", code=1)
 
     case = run("case", "open", "sample", "--as", "suzuki", "--data", '{"相談者": "重 花子"}')
     assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data"}
@@ -101,7 +107,7 @@ def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url
                                     "message": "使用できない式です: 使用できない名前です: __import__"}]
     lint = run("lint", MODELS / "bad", code=1)
     assert lint["ok"] is False and {p["file"] for p in lint["problems"]} == {"malformed.bpmn", "unsafe.bpmn"}
-    run("users", "add", "tanaka", "--role", "x", code=3)
+    run("users", "add", "tanaka", "--role", "包括化推進員", code=3)
     run("case", "show", "12345", code=2)
     run("case", "open", "nothing", "--as", "tanaka", code=2)
     run("case", "open", "sample", "--as", "nobody", code=2)
@@ -119,6 +125,7 @@ def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url
 
 
 def test_users_add_reads_a_password_from_stdin(database_url, kasane):
+    kasane.deploy([MODELS / "sample.bpmn"])
     env = {**os.environ, "KASANE_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "engine.cli", "users", "add", "yamada", "--role",
                "包括化推進員", "--password-stdin"]
@@ -132,3 +139,15 @@ def test_users_add_reads_a_password_from_stdin(database_url, kasane):
     short = subprocess.run([*command[:5], "sato", *command[6:]], input="short\n", env=env,
                            capture_output=True, text=True, timeout=60)
     assert short.returncode == 1 and "8文字以上" in json.loads(short.stderr)["error"]
+
+
+def test_agencies_and_their_kinds_are_registered(run):
+    listed = run("agency", "list")
+    assert listed == [{"agency": "市福祉課", "kind": "市福祉課", "default": True}]
+    kinds = run("agency", "kinds")
+    assert "地域包括支援センター" in kinds and "アウトリーチ事業者" in kinds
+    assert run("agency", "kinds", "--add", "地域生活定着支援センター")[-1] == "地域生活定着支援センター"
+    run("agency", "add", "定着センター", "--kind", "地域生活定着支援センター")
+    run("agency", "add", "定着センター", "--kind", "地域生活定着支援センター", code=3)
+    run("agency", "add", "x" * 201, "--kind", "市福祉課", code=1)
+    assert [a["agency"] for a in run("agency", "list")] == ["市福祉課", "定着センター"]

@@ -188,12 +188,21 @@ def test_message_event_is_delivered_only_while_the_case_waits_for_it(sample):
     assert history[-1]["data"]["内容"] == "祖母が入院"
 
 
-def test_users_are_unique_and_need_a_role(kasane):
-    kasane.add_user("sato", [COORD], agency="福祉まるごと相談室")
+def test_users_are_unique_and_need_a_known_role_and_agency(sample):
+    sample.add_agency("まるごと", "福祉まるごと相談室")
+    assert sample.add_user("sato", [COORD], agency="まるごと")["agency"] == "まるごと"
+    assert sample.add_user("kato", ["管理者"])["agency"] == "市福祉課"  # the city's own
     with pytest.raises(Conflict):
-        kasane.add_user("sato", [COORD])
+        sample.add_user("sato", [COORD])
     with pytest.raises(InvalidInput):
-        kasane.add_user("kato", [])
+        sample.add_user("ueno", [])
+    with pytest.raises(InvalidInput) as typo:
+        sample.add_user("ueno", ["相談支援コーディネータ"])
+    assert COORD in typo.value.fields["role"]
+    with pytest.raises(InvalidInput):
+        sample.add_user("ueno", [COORD], agency="存在しない機関")
+    with pytest.raises(InvalidInput):
+        sample.add_user("u" * 101, [COORD])
 
 
 def test_due_timers_fire_when_a_case_is_next_touched_even_without_the_sweep(sample):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import exists, or_, select
 
+import forms
+
 from engine import (agencies, cases, clock, deployments, events, human_tasks, incidents, sweep,
                     users)
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
@@ -82,12 +84,12 @@ class Kasane:
             return cases.show_case(session, case_id)
 
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
-        import forms  # the form of an event is the one named like its message
-        values = human_tasks.validate_form(message if forms.get_form(message) else None, data)
+        form_key = message if forms.get_form(message) else None  # an event's form: its name
+        values = human_tasks.validate_form(form_key, data)
         with self._recording_incidents():
             with self.transaction() as session:
                 user = users.get_user(session, actor)
-                row = events.send_event(session, case_id, message, user.name, values)
+                row = events.send_event(session, case_id, message, user, values, form_key)
                 return cases.summary(session, row)
 
     def list_tasks(self, case_id=None, role: str | None = None, actor: str | None = None) -> list[dict]:
@@ -107,7 +109,7 @@ class Kasane:
                 row = human_tasks.get_open_task(session, task_id)
                 users.require_role(user, row.role, f"タスク「{row.name}」の完了")
                 values = human_tasks.validate_form(row.form_key, data)
-                case = human_tasks.complete_task(session, row, user.name, values)
+                case = human_tasks.complete_task(session, row, user, values)
                 return cases.summary(session, case)
 
     def run_timers(self, now=None) -> dict:

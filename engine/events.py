@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import history, records
 from engine.errors import Conflict, NotFound
 from engine.unit_of_work import case_unit, model_error
 
@@ -30,7 +30,7 @@ def known_messages(pathway) -> set[str]:
     return names
 
 
-def send_event(session: Session, case_id, message: str, user_name: str, values: dict):
+def send_event(session: Session, case_id, message: str, user, values: dict, form_key: str | None):
     """Deliver a message (with already validated values) to a case waiting for it."""
     with case_unit(session, case_id) as loaded:
         waiting = waiting_messages(loaded.workflow).get(message)
@@ -39,6 +39,7 @@ def send_event(session: Session, case_id, message: str, user_name: str, values: 
                 raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
             raise Conflict(f"ケース {loaded.row.id} は今「{message}」を受け付けていません"
                            f"（段階: {loaded.row.stage or '不明'}）。")
+        record_id = records.keep(session, loaded.row.id, "event", form_key, message, user, values)
         # Build the event from the definition the parsed spec uses: SpiffWorkflow matches
         # on the parser's own MessageEventDefinition class.
         definition = waiting[0].task_spec.event_definition
@@ -49,5 +50,6 @@ def send_event(session: Session, case_id, message: str, user_name: str, values: 
             loaded.workflow.send_event(BpmnEvent(definition, payload))
         except SpiffWorkflowException as exc:
             raise model_error(exc, loaded.row.id) from exc
-        history.append(session, loaded.row.id, "event", actor=user_name, name=message, data=values)
+        history.append(session, loaded.row.id, "event", actor=user.name, name=message,
+                       record_id=record_id, data=values)
     return loaded.row

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import forms
-from engine import clock, history
+from engine import clock, history, records
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.store import HumanTask
 from engine.task_index import TASKS, task_dict
@@ -110,8 +110,9 @@ def get_open_task(session: Session, task_id: str):
     return row
 
 
-def complete_task(session: Session, row, user_name: str, values: dict):
+def complete_task(session: Session, row, user, values: dict):
     """Complete an open task (``row`` from get_open_task) with already validated values."""
+    user_name = user.name
     if row.claimed_by and row.claimed_by != user_name:
         raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
     with case_unit(session, row.case_id) as loaded:
@@ -119,6 +120,8 @@ def complete_task(session: Session, row, user_name: str, values: dict):
         if task is None or not task.has_state(TaskState.READY):
             raise Conflict(f"タスク「{row.name}」は完了できる状態ではありません。")
         check_validation_rule(loaded.pathway, task, values)
+        record_id = records.keep(session, row.case_id, "task", row.form_key, row.name, user,
+                                 values, task_id=row.id, element=row.spec_id)
         before = dict(task.data)
         task.data.update(values)
         try:
@@ -129,5 +132,5 @@ def complete_task(session: Session, row, user_name: str, values: dict):
             state="completed", closed_at=clock.now(), closed_by=user_name))
         changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
         history.append(session, row.case_id, "task_completed", actor=user_name, task_id=row.id,
-                       name=row.name, form=row.form_key, changes=changes)
+                       name=row.name, form=row.form_key, record_id=record_id, changes=changes)
     return loaded.row

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
-                        Text, TypeDecorator, UniqueConstraint, create_engine, event)
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        PrimaryKeyConstraint, String, Text, TypeDecorator, UniqueConstraint,
+                        create_engine, event)
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -157,6 +158,119 @@ class HumanTask(Base):
     closed_by: Mapped[Optional[str]] = mapped_column(String(100))
 
 
+class Member(Base):
+    """A member of the case's household (世帯員); one of them is 本人."""
+    __tablename__ = "members"
+    __table_args__ = (Index("ix_members_search_name", "search_name"),
+                      Index("ix_members_search_kana", "search_kana"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))                # 氏名
+    kana: Mapped[Optional[str]] = mapped_column(String(200))      # ふりがな
+    relation: Mapped[Optional[str]] = mapped_column(String(50))   # 続柄
+    birth_date: Mapped[Optional[date]] = mapped_column(Date)      # 生年月日
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)   # ヤングケアラー, 要介護度 …
+    principal: Mapped[bool] = mapped_column(Boolean, default=False)  # 本人
+    # Normalised (NFKC, no spaces, katakana as hiragana) for the name search.
+    search_name: Mapped[str] = mapped_column(String(200))
+    search_kana: Mapped[Optional[str]] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Record(Base):
+    """A completed task form or a case event, kept exactly as it was submitted."""
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_case_id_id", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))                  # task / event
+    form_key: Mapped[Optional[str]] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))                 # the task or event name
+    task_id: Mapped[Optional[str]] = mapped_column(String(36))
+    element: Mapped[Optional[str]] = mapped_column(String(200))    # the BPMN element id
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)   # JSON-ready, as submitted
+    scopes: Mapped[list[Any]] = mapped_column(default=list)        # 情報範囲 of its fields
+    subject_id: Mapped[Optional[int]] = mapped_column(ForeignKey("members.id"))  # whom it is about
+    row_members: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rows field -> member ids
+    meeting_id: Mapped[Optional[int]] = mapped_column(ForeignKey("meetings.id"))
+
+
+class RecordMember(Base):
+    """Which members a record concerns (its subject and the members its rows describe)."""
+    __tablename__ = "record_members"
+    __table_args__ = (PrimaryKeyConstraint("record_id", "member_id"),
+                      Index("ix_record_members_member_id", "member_id"))
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+
+
+class Consent(Base):
+    """A 情報共有同意書: one member's consent to share, with whom, what, until when."""
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    consenter: Mapped[str] = mapped_column(String(20))                 # 本人 / 代理人
+    proxy_relation: Mapped[Optional[str]] = mapped_column(String(50))  # 代理人の続柄
+    explainer: Mapped[Optional[str]] = mapped_column(String(200))      # 説明者
+    consented_on: Mapped[date] = mapped_column(Date)                   # 同意日
+    scopes: Mapped[list[Any]] = mapped_column(default=list)            # 情報範囲
+    scope_list: Mapped[str] = mapped_column(String(200))  # ",基本情報,介護," for SQL filters
+    purpose: Mapped[Optional[str]] = mapped_column(Text)               # 目的
+    valid_until: Mapped[Optional[date]] = mapped_column(Date)          # 有効期限
+    withdrawn_on: Mapped[Optional[date]] = mapped_column(Date)         # 撤回日
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    created_at: Mapped[datetime]
+
+
+class ConsentAgency(Base):
+    """An agency a consent shares with (共有先)."""
+    __tablename__ = "consent_agencies"
+    __table_args__ = (PrimaryKeyConstraint("consent_id", "agency_id"),
+                      Index("ix_consent_agencies_agency_id", "agency_id"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+
+
+class Meeting(Base):
+    """A meeting by its legal basis: 支援会議 (第106条の6), 重層的支援会議, WG会議."""
+    __tablename__ = "meetings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    basis: Mapped[str] = mapped_column(String(30), index=True)  # support_meeting / jusou_meeting / wg_meeting
+    timing: Mapped[Optional[str]] = mapped_column(String(20))   # ①プラン策定 … ④中断
+    local_name: Mapped[Optional[str]] = mapped_column(String(200))  # what the city calls it
+    held_on: Mapped[date] = mapped_column(Date)
+    convener: Mapped[str] = mapped_column(String(100))  # the user who recorded it (secretariat)
+    minutes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agreements: Mapped[list[Any]] = mapped_column(default=list)
+    agencies: Mapped[list[Any]] = mapped_column(default=list)  # attending agencies, by name
+    next_on: Mapped[Optional[date]] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class MeetingAttendee(Base):
+    """An attendee: a user, or a named outside member (a 民生委員, say) without an account."""
+    __tablename__ = "meeting_attendees"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    affiliation: Mapped[Optional[str]] = mapped_column(String(200))
+    acknowledged_at: Mapped[Optional[datetime]]  # 守秘義務 (第106条の6第5項) acknowledged
+
+
+class MeetingCase(Base):
+    """A case on a meeting's agenda."""
+    __tablename__ = "meeting_cases"
+    __table_args__ = (PrimaryKeyConstraint("meeting_id", "case_id"),
+                      Index("ix_meeting_cases_case_id", "case_id"))
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+
+
 class HistoryEntry(Base):
     """Append-only case history: opened, task completed, event, timer fired, incident."""
     __tablename__ = "case_history"
@@ -193,7 +307,7 @@ class Incident(Base):
     resolved_at: Mapped[Optional[datetime]]
 
 
-def _configure_sqlite(engine: SqlEngine) -> None:
+def _configure_sqlite(engine: SqlEngine, foreign_keys: bool) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         # Let us issue BEGIN ourselves: pysqlite's implicit transactions defer locking,
@@ -205,7 +319,7 @@ def _configure_sqlite(engine: SqlEngine) -> None:
         # lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -219,13 +333,15 @@ def _configure_sqlite(engine: SqlEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str | None = None) -> SqlEngine:
+def make_engine(url: str | None = None, foreign_keys: bool = True) -> SqlEngine:
+    """``foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter it,
+    which a table that others reference would otherwise refuse."""
     url = url or database_url()
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys)
     return engine
 
 

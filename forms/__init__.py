@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from forms.base import FormSchema, JapanDate
+from forms.base import MEETING_BASES, SCOPES, FormSchema, JapanDate
 from forms.events import ConsentWithdrawalEvent, ContactRecordEvent, ReopenContactEvent, SituationChangeEvent
 from forms.intake import AcceptanceForm, ConsentForm, IntakeForm, NetworkRecordForm
 from forms.monitoring import (
@@ -110,6 +110,8 @@ def dump_json_ready(key: str, data: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = [
     "EVENT_FORM_KEYS",
+    "MEETING_BASES",
+    "SCOPES",
     "FORMS",
     "FormSchema",
     "JapanDate",

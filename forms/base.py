@@ -13,6 +13,7 @@ multiselect or a list of rows ``[]`` and any other field ``None`` (or "必須項
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from marshmallow import Schema, fields, pre_load, validate
@@ -28,7 +29,7 @@ INVALID_FORM = "入力の形式が正しくありません。"
 NOT_IN_FUTURE = "{label}は今日より後の日付にしてください。"
 
 WIDGETS = frozenset(
-    {"text", "textarea", "date", "select", "multiselect", "checkbox", "number", "rows"}
+    {"text", "textarea", "date", "select", "multiselect", "checkbox", "number", "rows", "agencies"}
 )
 
 # Japanese defaults for the messages marshmallow's own field classes raise. They replace
@@ -113,15 +114,103 @@ def _japan_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
+SCOPES = ["基本情報", "介護", "障害", "医療", "家計", "支援経過"]  # 情報範囲 (domain §3)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Which fields of a form (or of one of its rows) describe a household member.
+
+    Values name fields; ``relation_value`` fixes the 続柄 instead (本人 on the intake form).
+    ``flags`` are fields kept on the member (ヤングケアラー, 要介護度 …) when filled in.
+    """
+
+    name: str
+    kana: str | None = None
+    relation: str | None = None
+    relation_value: str | None = None
+    birth_date: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsentFields:
+    """A form that records a 情報共有同意書 when ``given`` holds one of ``given_values``."""
+
+    given: str
+    given_values: tuple[str, ...]
+    member: str | None = None  # who consents for whom (対象者); empty: 本人
+    consenter: str | None = None
+    proxy_relation: str | None = None
+    explainer: str | None = None
+    date: str | None = None
+    agencies: str | None = None
+    scopes: str | None = None
+    purpose: str | None = None
+    valid_until: str | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawalFields:
+    """A form that withdraws consent (同意撤回): of ``member``, or of everyone if empty."""
+
+    date: str
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class MeetingFields:
+    """A form that records a meeting; ``basis`` is the legal basis, not a display name.
+
+    ``when`` names a checkbox that must be ticked for the form to record one (受理判断's
+    WG会議). ``link`` names a field holding an existing meeting's number, so one meeting can
+    discuss several cases.
+    """
+
+    basis: str  # a key of MEETING_BASES
+    date: str
+    timing: str | None = None
+    attendees: str | None = None  # rows with 氏名, 所属, 利用者 and 守秘義務確認
+    agencies: str | None = None   # a multiselect of attending agencies
+    minutes: tuple[str, ...] = ()
+    agreements: str | None = None
+    next_date: str | None = None
+    local_name: str | None = None
+    link: str | None = None
+    when: str | None = None
+
+
+# Meeting types by legal basis (domain §1): あわら市 calls its 106条の6 meeting 支援調整会議,
+# while 自立相談支援 uses that name for another meeting, so the name is never the type.
+MEETING_BASES = {
+    "support_meeting": "支援会議（社会福祉法第106条の6）",
+    "jusou_meeting": "重層的支援会議",
+    "wg_meeting": "WG会議",
+}
+
+
 class FormSchema(Schema):
     """Base of all forms and of their repeating rows.
 
     ``form_key`` is the ``camunda:formKey`` of the user task (or the case event name);
     rows leave it ``None``. ``title`` names the paper form for the UI.
+
+    What a kept record means is declared here too, never in the engine: ``principal``
+    (the form describes 本人), ``members`` (rows field → the member each row describes),
+    ``concerns`` (a field naming the member the record is about), ``scope`` (the 情報範囲
+    of fields without their own ``scope`` metadata), ``consent``, ``withdrawal`` and
+    ``meeting``.
     """
 
     form_key: ClassVar[str | None] = None
     title: ClassVar[str] = ""
+    principal: ClassVar[Person | None] = None
+    members: ClassVar[dict[str, Person]] = {}
+    concerns: ClassVar[str | None] = None
+    scope: ClassVar[str] = "支援経過"
+    consent: ClassVar[ConsentFields | None] = None
+    withdrawal: ClassVar[WithdrawalFields | None] = None
+    meeting: ClassVar[MeetingFields | None] = None
 
     error_messages = {"type": INVALID_FORM, "unknown": UNKNOWN_FIELD}
 
@@ -162,51 +251,69 @@ def _presence(required: bool, empty: Any = None) -> dict[str, Any]:
     return {"load_default": empty, "allow_none": True}
 
 
-def _meta(label: str, widget: str, example: Any, choices: list[str] | None = None) -> dict:
+def _meta(label: str, widget: str, example: Any, choices: list[str] | None = None,
+          scope: str | None = None) -> dict:
     meta: dict[str, Any] = {"label": label, "widget": widget, "example": example}
     if choices is not None:
         meta["choices"] = list(choices)
+    if scope is not None:
+        assert scope in SCOPES, scope
+        meta["scope"] = scope
     return meta
 
 
-def text(label: str, example: str, *, required: bool = False, long: bool = False) -> fields.String:
+def text(label: str, example: str, *, required: bool = False, long: bool = False,
+         scope: str | None = None) -> fields.String:
     """A free text; ``long`` renders it as a textarea. References (担当機関 etc.) too, for now."""
     widget = "textarea" if long else "text"
-    return fields.String(metadata=_meta(label, widget, example), **_presence(required))
+    return fields.String(metadata=_meta(label, widget, example, scope=scope), **_presence(required))
 
 
-def date(label: str, example: str, *, required: bool = False) -> JapanDate:
-    return JapanDate(metadata=_meta(label, "date", example), **_presence(required))
+def date(label: str, example: str, *, required: bool = False, scope: str | None = None) -> JapanDate:
+    return JapanDate(metadata=_meta(label, "date", example, scope=scope), **_presence(required))
 
 
-def select(label: str, choices: list[str], example: str, *, required: bool = False) -> fields.String:
+def select(label: str, choices: list[str], example: str, *, required: bool = False,
+           scope: str | None = None) -> fields.String:
     return fields.String(
         validate=validate.OneOf(choices, error=NOT_A_CHOICE),
-        metadata=_meta(label, "select", example, choices),
+        metadata=_meta(label, "select", example, choices, scope=scope),
         **_presence(required),
     )
 
 
 def multiselect(
-    label: str, choices: list[str], example: list[str], *, required: bool = False
+    label: str, choices: list[str], example: list[str], *, required: bool = False,
+    scope: str | None = None,
 ) -> fields.List:
     """A list of choices; when optional and left empty it loads as ``[]``."""
     return fields.List(
         fields.String(validate=validate.OneOf(choices, error=NOT_A_CHOICE)),
-        metadata=_meta(label, "multiselect", example, choices),
+        metadata=_meta(label, "multiselect", example, choices, scope=scope),
         **_presence(required, empty=list),
     )
 
 
-def checkbox(label: str, example: bool) -> fields.Boolean:
+def agencies(label: str, example: list[str], *, scope: str | None = None) -> fields.List:
+    """Agencies from the municipality's register (its choices are the register's, so the
+    engine checks them when the form is kept)."""
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        metadata=_meta(label, "agencies", example, scope=scope),
+        **_presence(False, empty=list),
+    )
+
+
+def checkbox(label: str, example: bool, *, scope: str | None = None) -> fields.Boolean:
     """A yes/no box; unticked (absent or empty) loads as ``False``."""
-    return fields.Boolean(metadata=_meta(label, "checkbox", example), load_default=False)
+    return fields.Boolean(metadata=_meta(label, "checkbox", example, scope=scope), load_default=False)
 
 
-def number(label: str, example: int, *, required: bool = False, minimum: int = 0) -> fields.Integer:
+def number(label: str, example: int, *, required: bool = False, minimum: int = 0,
+           scope: str | None = None) -> fields.Integer:
     return fields.Integer(
         validate=validate.Range(min=minimum, error=f"{minimum}以上の数を入力してください。"),
-        metadata=_meta(label, "number", example),
+        metadata=_meta(label, "number", example, scope=scope),
         **_presence(required),
     )
 

@@ -1,7 +1,7 @@
 """Case event forms (BPMN messages), keyed by the event name."""
 from __future__ import annotations
 
-from forms.base import FormSchema, date, select, text
+from forms.base import FormSchema, WithdrawalFields, date, select, text
 from forms.monitoring import CONTACT_METHODS, CONTACT_RESULTS
 
 
@@ -32,9 +32,12 @@ class ConsentWithdrawalEvent(FormSchema):
 
     form_key = "同意撤回"
     title = "同意撤回"
+    concerns = "対象者"
+    withdrawal = WithdrawalFields(date="日付", member="対象者")
 
     日付 = date("日付", "2025-07-10", required=True)
     理由 = text("理由", "情報共有をやめてほしいと本人から申し出があった。", required=True, long=True)
+    対象者 = text("撤回した世帯員（氏名・空なら全員）", None)
 
 
 class ReopenContactEvent(FormSchema):

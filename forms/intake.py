@@ -1,7 +1,8 @@
 """Intake forms: 相談受付, ネットワーク対応記録, 受理判断, 同意確認."""
 from __future__ import annotations
 
-from forms.base import AGENCIES, FIELDS_OF_SUPPORT, FormSchema, checkbox, date, multiselect, select, text
+from forms.base import (AGENCIES, FIELDS_OF_SUPPORT, ConsentFields, FormSchema, MeetingFields, Person,
+                        agencies, checkbox, date, multiselect, select, text)
 
 CONSULTATION_TOPICS = [
     "病気・健康・障害",
@@ -28,6 +29,7 @@ class IntakeForm(FormSchema):
 
     form_key = "相談受付"
     title = "相談受付票"
+    principal = Person(name="氏名", kana="ふりがな", relation_value="本人", birth_date="生年月日")
 
     受付日 = date("受付日", "2025-04-07", required=True)
     受付者 = text("受付者", "地域包括支援センター 山田", required=True)
@@ -38,12 +40,12 @@ class IntakeForm(FormSchema):
         ["本人", "家族・知人", "地域住民", "民生委員", "関係機関紹介", "会議", "アウトリーチ"],
         "民生委員",
     )
-    ふりがな = text("ふりがな", "かさね はなこ")
-    氏名 = text("氏名", "重 花子", required=True)
-    性別 = select("性別", ["男性", "女性", "他"], "女性")
-    生年月日 = date("生年月日", "1943-05-20")
-    住所 = text("住所", "あわらし市本町1-2-3")
-    電話 = text("電話", "0776-00-0000")
+    ふりがな = text("ふりがな", "かさね はなこ", scope="基本情報")
+    氏名 = text("氏名", "重 花子", required=True, scope="基本情報")
+    性別 = select("性別", ["男性", "女性", "他"], "女性", scope="基本情報")
+    生年月日 = date("生年月日", "1943-05-20", scope="基本情報")
+    住所 = text("住所", "あわらし市本町1-2-3", scope="基本情報")
+    電話 = text("電話", "0776-00-0000", scope="基本情報")
     来談者 = text("来談者", "民生委員 佐藤")
     来談者との関係 = select("来談者との関係", ["本人", "家族", "その他"], "その他")
     来談者続柄 = text("来談者の続柄（家族の場合）", "長男")
@@ -57,8 +59,10 @@ class IntakeForm(FormSchema):
         "健康保険",
         ["国民健康保険", "被用者保険", "後期高齢者医療", "医療扶助", "なし", "不明"],
         "後期高齢者医療",
+        scope="医療",
     )
-    年金 = select("年金", ["国民年金", "厚生年金", "障害年金", "遺族年金", "なし", "不明"], "国民年金")
+    年金 = select("年金", ["国民年金", "厚生年金", "障害年金", "遺族年金", "なし", "不明"], "国民年金",
+                scope="家計")
     同意 = select("相談受付の同意", ["あり", "なし"], "あり")
     署名日 = date("署名日", "2025-04-07")
     対応 = select(
@@ -84,6 +88,7 @@ class AcceptanceForm(FormSchema):
 
     form_key = "受理判断"
     title = "受理判断"
+    meeting = MeetingFields(basis="wg_meeting", date="判断日", minutes=("理由",), when="WG会議")
 
     判断日 = date("判断日", "2025-04-18", required=True)
     WG会議 = checkbox("WG会議で検討した", True)
@@ -97,6 +102,12 @@ class ConsentForm(FormSchema):
 
     form_key = "同意確認"
     title = "情報共有同意書"
+    concerns = "対象者"
+    scope = "基本情報"
+    consent = ConsentFields(given="同意", given_values=("あり",), member="対象者", consenter="同意者",
+                            proxy_relation="代理人続柄", explainer="説明者", date="同意日",
+                            agencies="共有先", scopes="情報範囲", purpose="目的",
+                            valid_until="有効期限")
 
     対象者 = text("対象者（同意する本人）", "重 花子", required=True)
     同意 = select("同意", ["あり", "なし"], "あり", required=True)
@@ -104,7 +115,7 @@ class ConsentForm(FormSchema):
     代理人続柄 = text("代理人の続柄", "長男")
     説明者 = text("説明者", "福祉まるごと相談室 田中")
     同意日 = date("同意日", "2025-04-10")
-    共有先 = multiselect("共有先", AGENCIES, ["地域包括支援センター", "自立相談支援機関", "福祉まるごと相談室"])
+    共有先 = agencies("共有先（登録された機関）", [])
     情報範囲 = multiselect(
         "共有する情報の範囲",
         ["基本", "介護", "障害", "医療", "家計", "支援経過"],

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, validates_schema
 
-from forms.base import FormSchema, checkbox, date, future_date_error, is_after_today, rows, select, text
+from forms.base import (FormSchema, MeetingFields, checkbox, date, future_date_error, is_after_today, rows,
+                        select, text)
 
 CONTACT_METHODS = ["電話", "訪問", "連絡票", "関係者経由"]
 CONTACT_RESULTS = ["接触", "不在・応答なし", "消息不明"]
@@ -46,6 +47,8 @@ class ClosureReviewForm(FormSchema):
 
     form_key = "終結協議"
     title = "終結記録"
+    meeting = MeetingFields(basis="jusou_meeting", timing="③終結", date="会議日",
+                            minutes=("残課題", "不足資源"), agreements="判断")
 
     会議日 = date("会議日", "2025-10-03", required=True)
     本人意向確認 = checkbox("本人の意向を確認した", True)
@@ -76,6 +79,8 @@ class SuspensionReviewForm(FormSchema):
 
     form_key = "中断協議"
     title = "中断記録"
+    meeting = MeetingFields(basis="jusou_meeting", timing="④中断", date="会議日",
+                            minutes=("再開条件",), agreements="判断")
 
     会議日 = date("会議日", "2025-11-07", required=True)
     最終接触日 = date("最終接触日", "2025-09-10")

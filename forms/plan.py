@@ -6,6 +6,8 @@ from marshmallow import ValidationError, validates
 from forms.base import (
     AGENCIES,
     FormSchema,
+    MeetingFields,
+    Person,
     checkbox,
     date,
     future_date_error,
@@ -21,6 +23,8 @@ ISSUE_AREAS = ["介護", "障害", "子ども", "困窮", "健康・医療", "�
 
 
 class HouseholdMemberRow(FormSchema):
+    scope = "基本情報"
+
     氏名 = text("氏名", "重 一郎", required=True)
     続柄 = select(
         "続柄", ["本人", "配偶者", "子", "父", "母", "祖父", "祖母", "孫", "兄弟姉妹", "その他"], "子"
@@ -32,12 +36,13 @@ class HouseholdMemberRow(FormSchema):
         "要介護度",
         ["なし", "申請中", "要支援1", "要支援2", "要介護1", "要介護2", "要介護3", "要介護4", "要介護5"],
         "なし",
+        scope="介護",
     )
-    障害手帳 = select("障害手帳", ["なし", "申請中", "身体", "療育", "精神保健福祉"], "なし")
-    疾病 = text("疾病", "なし")
-    ケア役割 = text("ケア役割", "母の見守り")
-    ヤングケアラー = checkbox("ヤングケアラー", False)
-    関係機関 = text("関係機関", "自立相談支援機関")
+    障害手帳 = select("障害手帳", ["なし", "申請中", "身体", "療育", "精神保健福祉"], "なし", scope="障害")
+    疾病 = text("疾病", "なし", scope="医療")
+    ケア役割 = text("ケア役割", "母の見守り", scope="支援経過")
+    ヤングケアラー = checkbox("ヤングケアラー", False, scope="支援経過")
+    関係機関 = text("関係機関", "自立相談支援機関", scope="支援経過")
 
 
 class IssueRow(FormSchema):
@@ -57,14 +62,17 @@ class AssessmentForm(FormSchema):
 
     form_key = "アセスメント"
     title = "アセスメントシート"
+    members = {"世帯員": Person(name="氏名", relation="続柄",
+                              flags=("要介護度", "障害手帳", "ヤングケアラー"))}
 
     実施日 = date("実施日", "2025-06-09", required=True)
     実施者 = text("実施者", "福祉まるごと相談室 田中")
     世帯員 = rows("世帯員", HouseholdMemberRow)
     生活歴 = text("生活歴", "長男は30代で離職後、自宅にひきこもっている。", long=True)
-    収入源 = multiselect("収入源", ["給与", "年金", "生活保護", "その他"], ["年金"])
+    収入源 = multiselect("収入源", ["給与", "年金", "生活保護", "その他"], ["年金"], scope="家計")
     債務滞納 = multiselect(
-        "債務・滞納", ["家賃", "税", "公共料金", "借入金", "医療費・介護費", "その他"], ["税", "公共料金"]
+        "債務・滞納", ["家賃", "税", "公共料金", "借入金", "医療費・介護費", "その他"], ["税", "公共料金"],
+        scope="家計",
     )
     住まいの状況 = text("住まいの状況", "持家（築40年）。", long=True)
     社会的孤立度 = select("社会的孤立度", ["低", "中", "高"], "高")
@@ -128,6 +136,8 @@ class PlanReviewForm(FormSchema):
 
     form_key = "プラン協議"
     title = "重層的支援会議記録（プラン協議）"
+    meeting = MeetingFields(basis="jusou_meeting", timing="①プラン策定", date="会議日",
+                            agencies="出席機関", minutes=("修正内容", "不足資源"), agreements="結果")
 
     会議日 = date("会議日", "2025-06-13", required=True)
     出席機関 = multiselect("出席機関", AGENCIES, ["地域包括支援センター", "自立相談支援機関", "福祉まるごと相談室"])
@@ -142,3 +152,5 @@ class ReplanReviewForm(PlanReviewForm):
 
     form_key = "再プラン協議"
     title = "重層的支援会議記録（再プラン協議）"
+    meeting = MeetingFields(basis="jusou_meeting", timing="②再プラン", date="会議日",
+                            agencies="出席機関", minutes=("修正内容", "不足資源"), agreements="結果")

@@ -1,7 +1,8 @@
 """Forms of the 同意前支援 track: 支援会議記録 and アウトリーチ訪問記録."""
 from __future__ import annotations
 
-from forms.base import FormSchema, checkbox, date, multiselect, rows, select, text
+from forms.base import (SCOPES, ConsentFields, FormSchema, MeetingFields, agencies, checkbox, date,
+                        multiselect, rows, select, text)
 
 
 class MeetingMemberRow(FormSchema):
@@ -9,7 +10,8 @@ class MeetingMemberRow(FormSchema):
 
     氏名 = text("氏名", "佐藤 一郎", required=True)
     所属 = text("所属", "自立相談支援機関", required=True)
-    守秘義務確認 = checkbox("守秘義務を確認した", True)
+    利用者 = text("kasane の利用者名（利用者の場合）", None)
+    守秘義務確認 = checkbox("守秘義務を確認した（利用者でない構成員）", True)
 
 
 class SupportMeetingForm(FormSchema):
@@ -17,9 +19,15 @@ class SupportMeetingForm(FormSchema):
 
     form_key = "支援会議記録"
     title = "支援会議記録"
+    concerns = "対象者"
+    meeting = MeetingFields(basis="support_meeting", date="開催日", attendees="構成員",
+                            minutes=("検討内容", "役割分担"), agreements="合意事項",
+                            next_date="次回予定日", local_name="会議名称", link="会議番号")
 
     開催日 = date("開催日", "2025-04-25", required=True)
+    会議番号 = text("同じ会議の記録に追記する場合の会議番号", None)
     会議名称 = text("会議名称（市町村での呼び方）", "支援会議")
+    対象者 = text("検討した世帯員（氏名）", "重 一郎")
     構成員 = rows("構成員", MeetingMemberRow)
     検討内容 = text("検討内容", "長男（同意なし）の状況共有と支援方針。", long=True)
     合意事項 = multiselect(
@@ -35,6 +43,11 @@ class OutreachVisitForm(FormSchema):
 
     form_key = "アウトリーチ訪問記録"
     title = "アウトリーチ訪問記録"
+    concerns = "対象者"
+    consent = ConsentFields(given="結果", given_values=("同意取得",), member="対象者",
+                            consenter="同意者", proxy_relation="代理人続柄", explainer="訪問者",
+                            date="訪問日", agencies="共有先", scopes="情報範囲", purpose="目的",
+                            valid_until="有効期限")
 
     訪問日 = date("訪問日", "2025-05-02", required=True)
     訪問者 = text("訪問者", "アウトリーチ支援員 鈴木")
@@ -42,3 +55,10 @@ class OutreachVisitForm(FormSchema):
     結果 = select("結果", ["接触できず", "面談", "同意取得"], "面談", required=True)
     本人の様子 = text("本人の様子", "ドア越しに短く会話できた。", long=True)
     次回訪問日 = date("次回訪問日", "2025-05-16")
+    対象者 = text("訪問した世帯員（氏名）", "重 一郎")
+    同意者 = select("同意者（同意取得のとき）", ["本人", "代理人"], "本人")
+    代理人続柄 = text("代理人の続柄", None)
+    共有先 = agencies("共有先（同意取得のとき・登録された機関）", [])
+    情報範囲 = multiselect("共有する情報の範囲（同意取得のとき）", SCOPES, [])
+    目的 = text("目的（同意取得のとき）", "重層的支援体制整備事業による支援のため", long=True)
+    有効期限 = date("有効期限（同意取得のとき）", "2026-03-31")

@@ -55,7 +55,7 @@ def _database_template(tmp_path_factory, worker_id):
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
-    yield ("postgresql", url)
+    yield ("postgresql", (url, _seed_rows(url)))
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -68,12 +68,28 @@ def database_url(_database_template, tmp_path) -> str:
         target = tmp_path / "kasane.db"
         shutil.copy(source, target)
         return f"sqlite:///{target}"
-    engine = create_engine(source)
+    url, seed = source
+    engine = create_engine(url)
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in Base.metadata.sorted_tables:  # what the migrations put in, back again
+            if seed.get(table.name):
+                conn.execute(table.insert(), seed[table.name])
     engine.dispose()
-    return source
+    return url
+
+
+def _seed_rows(url: str) -> dict[str, list[dict]]:
+    """Rows the migrations insert (agency kinds, the city's own agency), by table."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        # Without their ids: identities restart at 1 and number them again, in order.
+        seed = {t.name: [{k: v for k, v in r._mapping.items() if k != "id"}
+                         for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
+                for t in Base.metadata.sorted_tables}
+    engine.dispose()
+    return seed
 
 
 @pytest.fixture(autouse=True)

@@ -54,7 +54,7 @@ def table_items(datatable: list[list[str]] | None) -> list[tuple[str, str]]:
 def _parse_value(spec: dict[str, Any], text: str) -> Any:
     widget = spec["widget"]
     if text in EMPTY:
-        if widget in ("multiselect", "rows"):
+        if widget in ("multiselect", "rows", "agencies"):
             return []
         if widget == "checkbox":
             return False
@@ -70,7 +70,7 @@ def _parse_value(spec: dict[str, Any], text: str) -> Any:
         if text in FALSE_WORDS:
             return False
         return text
-    if widget == "multiselect":
+    if widget in ("multiselect", "agencies"):
         return [part.strip() for part in LIST_SEPARATORS.split(text) if part.strip()]
     if widget == "rows":
         try:

@@ -70,30 +70,33 @@ def get_agency_by_id(session: Session, agency_id: int):
     return session.connection().execute(select(AGENCIES).where(AGENCIES.c.id == agency_id)).first()
 
 
-def hold(session: Session, case_id: int, agency_id: int, basis: str, element: str | None = None) -> None:
-    """Record that an agency holds the case (once; the receiving agency stays receiving)."""
-    connection = session.connection()
-    exists = connection.scalar(select(HOLDERS.c.id).where(HOLDERS.c.case_id == case_id,
-                                                          HOLDERS.c.agency_id == agency_id))
-    if exists is None:
-        connection.execute(insert(HOLDERS), [{"case_id": case_id, "agency_id": agency_id,
-                                              "basis": basis, "element": element,
-                                              "since": clock.now()}])
+def receive(session: Session, case_id: int, agency_id: int) -> None:
+    """The agency that received the case holds it."""
+    session.connection().execute(insert(HOLDERS), [{
+        "case_id": case_id, "agency_id": agency_id, "agency_kind": None, "basis": "receiving",
+        "element": None, "since": clock.now()}])
 
 
 def refer(session: Session, case_id: int, kinds_: list[str], element: str) -> None:
-    """Refer a case to every agency of the given kinds (a model's ``referTo`` property)."""
-    rows = session.connection().execute(select(AGENCIES.c.id).where(AGENCIES.c.kind.in_(kinds_)))
-    for agency_id, in rows:
-        hold(session, case_id, agency_id, "referral", element)
+    """Refer a case to agencies of the given kinds (a model's ``referTo`` property): every
+    agency of those kinds holds it, including ones registered later."""
+    connection = session.connection()
+    held = set(connection.scalars(select(HOLDERS.c.agency_kind).where(
+        HOLDERS.c.case_id == case_id, HOLDERS.c.agency_kind.is_not(None))))
+    new = [kind for kind in dict.fromkeys(kinds_) if kind not in held]
+    if new:
+        connection.execute(insert(HOLDERS), [{
+            "case_id": case_id, "agency_id": None, "agency_kind": kind, "basis": "referral",
+            "element": element, "since": clock.now()} for kind in new])
 
 
 def holders(session: Session, case_id: int) -> list[dict]:
     rows = session.connection().execute(
-        select(AGENCIES.c.name, AGENCIES.c.kind, HOLDERS.c.basis, HOLDERS.c.since)
-        .join(HOLDERS, HOLDERS.c.agency_id == AGENCIES.c.id)
+        select(AGENCIES.c.name, HOLDERS.c.agency_kind, AGENCIES.c.kind, HOLDERS.c.basis,
+               HOLDERS.c.since)
+        .outerjoin(AGENCIES, AGENCIES.c.id == HOLDERS.c.agency_id)
         .where(HOLDERS.c.case_id == case_id).order_by(HOLDERS.c.id))
-    return [{"agency": r.name, "kind": r.kind, "basis": r.basis,
+    return [{"agency": r.name, "kind": r.kind or r.agency_kind, "basis": r.basis,
              "since": r.since.astimezone(clock.LOCAL_TZ).isoformat()} for r in rows]
 
 

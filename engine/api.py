@@ -1,28 +1,59 @@
 """The engine's one Python API. The CLI, the behaviour specs and the web UI call this.
 
-Each method is one transaction (a read that finds timers due first fires them in a write
-transaction of its own). A model that fails while a case runs rolls the step back and
-leaves an incident on the case.
+Every call knows who is asking (``actor``: a user name, or None for the local operator),
+goes through the one access policy (``engine.access``) and leaves audit rows, allowed or
+denied. Each call is one transaction; a read writes its audit rows in a short
+transaction of their own afterwards (on SQLite a read never waits for a writer), and a
+read whose case has timers due fires them first. A model that fails while a case runs
+rolls the step back and leaves an incident on the case.
 """
 from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import exists, or_, select
 
 import forms
-
-from engine import (agencies, cases, clock, deployments, events, human_tasks, incidents, sweep,
+from engine import (access, agencies, audit, cases, clock, consents, deployments, events,
+                    households, human_tasks, incidents, meetings, records, search, sweep,
                     users)
+from engine.errors import Conflict, Forbidden, KasaneError, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
 from engine.unit_of_work import ModelFailure, case_unit, get_case_row, timers_due
 
+TaskFilter = human_tasks.TaskFilter
+
+
+class Call:
+    """One engine call: the actor and the audit rows it leaves."""
+
+    def __init__(self, actor: access.Actor):
+        self.actor = actor
+        self.entries: list[dict] = []
+
+    def log(self, action: str, allowed: bool = True, basis: str | None = None, **what) -> None:
+        self.entries.append(audit.entry(self.actor, action, allowed, basis, **what))
+
 
 class Kasane:
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, channel: str = "api"):
         self.url = url or database_url()
         self.db = make_engine(self.url)
         self.Session = make_sessionmaker(self.db)
         self.ReadSession = make_read_sessionmaker(self.db)
+        self.read_audit = audit.ReadAudit(self.db, self.Session)
+        self.channel = channel
+        self.origin: str | None = None
+
+    def via(self, channel: str | None = None, origin: str | None = None) -> "Kasane":
+        """The same engine, for calls that come from a channel and address (a web request)."""
+        other = copy.copy(self)
+        other.channel = channel or self.channel
+        other.origin = origin
+        return other
 
     def transaction(self):
         return transaction(self.Session)
@@ -30,27 +61,41 @@ class Kasane:
     def reading(self):
         return transaction(self.ReadSession)
 
+    def close(self) -> None:
+        self.read_audit.flush()
+        self.db.dispose()
+
+    # --- models, agencies, users ---------------------------------------------------------
+
     def upgrade_database(self) -> None:
         from engine import migrate  # Alembic is slow to import; only this command needs it
         migrate.upgrade(self.url)
 
-    def deploy(self, paths, actor: str | None = None) -> list[dict]:
-        with self.transaction() as session:
-            return deployments.deploy(session, paths, actor)
-
     def lint(self, paths) -> dict:
         return deployments.lint(paths)
 
-    def add_agency(self, name: str, kind: str) -> dict:
-        with self.transaction() as session:
+    def deploy(self, paths, actor: str | None = None) -> list[dict]:
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "パスウェイのデプロイ")
+            deployed = deployments.deploy(session, paths, call.actor.name)
+            call.log("pathway.deploy", detail=",".join(f"{d['pathway']} v{d['version']}"
+                                                       for d in deployed))
+            return deployed
+
+    def add_agency(self, name: str, kind: str, actor: str | None = None) -> dict:
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "機関の登録")
+            call.log("agency.add", detail=name)
             return agencies.add_agency(session, name, kind)
 
     def list_agencies(self) -> list[dict]:
         with self.reading() as session:
             return agencies.list_agencies(session)
 
-    def add_agency_kind(self, name: str) -> dict:
-        with self.transaction() as session:
+    def add_agency_kind(self, name: str, actor: str | None = None) -> dict:
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "機関の種別の追加")
+            call.log("agency.kind.add", detail=name)
             return agencies.add_kind(session, name)
 
     def list_agency_kinds(self) -> list[str]:
@@ -58,83 +103,319 @@ class Kasane:
             return agencies.kinds(session)
 
     def add_user(self, name: str, roles: list[str], agency: str | None = None,
-                 password: str | None = None) -> dict:
-        with self.transaction() as session:
+                 password: str | None = None, actor: str | None = None) -> dict:
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "利用者の登録")
+            call.log("user.add", detail=name)
             return users.add_user(session, name, roles, agency, password)
 
     def verify_password(self, name: str, password: str) -> dict | None:
-        """The user (name, roles, agency) if the password is right, else None."""
-        with self.transaction() as session:
+        """The user (name, roles, agency) if the password is right, else None. Audited."""
+        with self.reading() as session:
             user = users.verify_password(session, name, password)
+            found = users.user_dict(user) if user is not None else None
+        with self.transaction() as session:
+            audit.write(session, [audit.entry(access.Actor(name[:100], channel=self.channel,
+                                                           origin=self.origin),
+                                              "auth.sign_in", found is not None)])
+        return found
+
+    def get_user(self, name: str) -> dict | None:
+        """A user's name, roles and agency (for the web session), or None."""
+        with self.reading() as session:
+            user = users.find_user(session, name)
             return users.user_dict(user) if user is not None else None
+
+    # --- cases -----------------------------------------------------------------------------
 
     def open_case(self, pathway: str, actor: str, data: dict | None = None) -> dict:
         data = human_tasks.check_flat_object(data or {})
-        with self._recording_incidents():
-            with self.transaction() as session:
-                user = users.get_user(session, actor)
-                row = cases.open_case(session, pathway, user, data)
-                return cases.summary(session, row)
+        with self._writing(actor, required=True) as (session, call):
+            row = cases.open_case(session, pathway, call.actor, data)
+            call.log("case.open", basis="receiving", case_id=row.id)
+            return cases.summary(session, row)
 
     def show_case(self, case_id, actor: str | None = None) -> dict:
         self._fire_due_timers(case_id)
-        with self.reading() as session:
-            if actor is not None:
-                users.get_user(session, actor)
-            return cases.show_case(session, case_id)
+        with self._reading(actor) as (session, call):
+            row = get_case_row(session, case_id)
+            seen = access.for_case(session, call.actor, row.id)
+            if not seen.full and not seen.consents and not seen.tasks:
+                call.log("case.show", False, seen.basis, case_id=row.id)
+                seen.deny("このケースを見る権限がありません。")
+            view = cases.view(session, row, seen)
+            if seen.full:
+                call.log("case.show", basis=seen.basis, case_id=row.id)
+            else:
+                for member in view["household"]:
+                    consent = seen.consents.get(member["member_id"])
+                    call.log("case.show", basis=f"consent:{consent[0]}" if consent else "task",
+                             case_id=row.id, member_id=member["member_id"])
+                if not view["household"]:
+                    call.log("case.show", basis=seen.basis, case_id=row.id)
+            return view
+
+    def show_record(self, case_id, record_id, actor: str | None = None) -> dict:
+        """One kept record, exactly as it was submitted (as far as the actor may see it)."""
+        with self._reading(actor) as (session, call):
+            row = get_case_row(session, case_id)
+            seen = access.for_case(session, call.actor, row.id)
+            record = records.get_record(session, row.id, record_id)
+            if record is None:
+                call.log("record.show", False, seen.basis, case_id=row.id)
+                if seen.knows:
+                    raise NotFound(f"記録 '{record_id}' が見つかりません。")
+                seen.deny("")
+            values = records.visible_values(record, seen.allowed_scopes()) \
+                if access.sees_minutes(seen, record.meeting_id) else {}
+            basis = "meeting:%s" % record.meeting_id if record.meeting_id in seen.meetings else seen.basis
+            visible = seen.full or values or (record.meeting_id in seen.meetings
+                                             and access.sees_minutes(seen, record.meeting_id))
+            if not visible or not access.sees_minutes(seen, record.meeting_id):
+                call.log("record.show", False, seen.basis, case_id=row.id, record_id=record.id)
+                seen.deny("この記録を見る権限がありません。")
+            if record.meeting_id in seen.meetings and not seen.full and not seen.consents:
+                values = dict(record.values or {})  # the meeting's own materials
+            call.log("record.show", basis=basis, case_id=row.id, record_id=record.id,
+                     member_id=record.subject_id)
+            return records.record_dict(record, values)
 
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
         form_key = message if forms.get_form(message) else None  # an event's form: its name
         values = human_tasks.validate_form(form_key, data)
-        with self._recording_incidents():
-            with self.transaction() as session:
-                user = users.get_user(session, actor)
-                row = events.send_event(session, case_id, message, user, values, form_key)
-                return cases.summary(session, row)
+        with self._writing(actor, required=True) as (session, call):
+            row = get_case_row(session, case_id)
+            seen = access.for_case(session, call.actor, row.id, to_work=True)
+            call.log("case.event", bool(seen.full or seen.tasks), seen.basis, case_id=row.id,
+                     detail=message)
+            access.require_case_work(seen, f"「{message}」の記録")
+            changed = events.send_event(session, row.id, message, call.actor, values, form_key)
+            return cases.summary(session, changed)
 
-    def list_tasks(self, case_id=None, role: str | None = None, actor: str | None = None) -> list[dict]:
+    def search_cases(self, query: str, actor: str | None = None, limit: int = 50,
+                     after: str | None = None) -> list[dict]:
+        """Members by 氏名 or ふりがな (partial match), in the cases the actor may see."""
+        with self._reading(actor) as (session, call):
+            found = search.search(session, call.actor, query, limit, after)
+            for hit in found:
+                call.log("case.search", basis=hit["basis"], case_id=hit["case_id"],
+                         member_id=hit["member_id"])
+            if not found:
+                call.log("case.search", detail="該当なし")
+            return found
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def list_tasks(self, case_id=None, role: str | None = None, actor: str | None = None,
+                   wanted: TaskFilter | None = None) -> list[dict]:
+        wanted = wanted or TaskFilter()
         if case_id is not None:
-            self._fire_due_timers(case_id)
+            number = self._fire_due_timers(case_id)
+            wanted = TaskFilter(**{**wanted.__dict__, "case_id": number})
         else:
             self._sweep_if_due()
-        with self.reading() as session:
-            if actor is not None:
-                users.get_user(session, actor)
-            return human_tasks.list_tasks(session, case_id, role)
+        if role is not None:
+            wanted = TaskFilter(**{**wanted.__dict__, "role": role})
+        with self._reading(actor) as (session, call):
+            if wanted.case_id is not None and not call.actor.operator:
+                seen = access.for_case(session, call.actor, wanted.case_id)
+                if not seen.knows:
+                    call.log("tasks.list", False, "none", case_id=wanted.case_id)
+                    seen.deny("")
+            tasks = human_tasks.list_tasks(session, call.actor, wanted)
+            for case_id_ in dict.fromkeys(t["case_id"] for t in tasks):
+                call.log("tasks.list", basis="inbox", case_id=case_id_)
+            return tasks
 
-    def complete_task(self, task_id: str, actor: str, data: dict | None = None) -> dict:
-        with self._recording_incidents():
-            with self.transaction() as session:
-                user = users.get_user(session, actor)
-                row = human_tasks.get_open_task(session, task_id)
-                users.require_role(user, row.role, f"タスク「{row.name}」の完了")
-                values = human_tasks.validate_form(row.form_key, data)
-                case = human_tasks.complete_task(session, row, user, values)
-                return cases.summary(session, case)
+    def get_task(self, task_id: str, actor: str) -> dict:
+        """An open task as its form page needs it: the task, its case header, the data the
+        task reads, and the case version the form is shown with (for stale submissions)."""
+        with self._reading(actor, required=True) as (session, call):
+            row = human_tasks.get_task(session, task_id)
+            seen = access.for_case(session, call.actor, row.case_id, to_work=True)
+            if not access.may_work(seen, row) and not seen.full:
+                call.log("task.show", False, seen.basis, case_id=row.case_id)
+                access.require_task(access.for_case(session, call.actor, row.case_id), call.actor, row)
+            case = get_case_row(session, row.case_id)
+            reads = {n.strip() for n in (row.reads or "").split(",") if n.strip()}
+            data = dict(case.data) if seen.full else {k: v for k, v in case.data.items() if k in reads}
+            call.log("task.show", basis=seen.basis, case_id=row.case_id)
+            return {"task_id": row.id, "name": row.name, "role": row.role, "form": row.form_key,
+                    "state": row.state, "claimed_by": row.claimed_by, "stage": row.stage,
+                    "due": row.due_at.astimezone(clock.LOCAL_TZ).isoformat() if row.due_at else None,
+                    "case_id": case.id, "case_version": case.version_id, "case_stage": case.stage,
+                    "data": data, "may_complete": access.may_work(seen, row)}
 
-    def run_timers(self, now=None) -> dict:
+    def complete_task(self, task_id: str, actor: str, data: dict | None = None,
+                      case_version: int | None = None) -> dict:
+        """Complete a task. ``case_version`` (from get_task) refuses a stale form."""
+        with self._writing(actor, required=True) as (session, call):
+            row = human_tasks.get_task(session, task_id)
+            self._to_work(session, call, row, "task.complete")
+            human_tasks.require_open(row)
+            values = human_tasks.validate_form(row.form_key, data)
+            if case_version is not None and get_case_row(session, row.case_id).version_id != case_version:
+                raise Conflict("このケースは表示したあとで更新されました。最新の内容を"
+                                           "読み込み直してから入力してください（入力内容は残ります）。")
+            case = human_tasks.complete_task(session, row, call.actor, values)
+            return cases.summary(session, case)
+
+    def claim_task(self, task_id: str, actor: str) -> dict:
+        return self._claim(task_id, actor, claim=True)
+
+    def release_task(self, task_id: str, actor: str) -> dict:
+        return self._claim(task_id, actor, claim=False)
+
+    def _claim(self, task_id: str, actor: str, claim: bool) -> dict:
+        with self._writing(actor, required=True) as (session, call):
+            row = human_tasks.get_task(session, task_id)
+            self._to_work(session, call, row, "task.claim" if claim else "task.release")
+            if not claim and row.claimed_by not in (None, call.actor.name):
+                raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
+            human_tasks.claim(session, row, call.actor.name if claim else None)
+            return {"task_id": row.id, "claimed_by": call.actor.name if claim else None}
+
+    def run_timers(self, now: datetime | None = None) -> dict:
         return sweep.run_due_timers(self.Session, now)
 
-    def close(self) -> None:
-        self.db.dispose()
+    # --- meetings ----------------------------------------------------------------------------
 
-    # --- helpers ---------------------------------------------------------------------
+    def show_meeting(self, meeting_id, actor: str | None = None) -> dict:
+        """A meeting record. A 支援会議's minutes open only to its attendees who acknowledged
+        the duty of confidentiality; a 重層的支援会議 shows only consented members."""
+        with self._reading(actor) as (session, call):
+            meeting = meetings.get_meeting(session, meeting_id)
+            who = call.actor
+            attending = meetings.attendance(session, who.user_id).get(meeting.id) \
+                if not who.operator else True
+            agenda = meetings.cases_of(session, meeting.id)
+            holds_any = who.operator or any(access.for_case(session, who, c, to_work=True).full
+                                            for c in agenda)
+            if attending is None and not holds_any:
+                call.log("meeting.show", False, "none", meeting_id=meeting.id)
+                raise NotFound(f"会議 '{meeting_id}' が見つかりません。")
+            support = meeting.basis == meetings.SUPPORT_MEETING
+            if support and attending is False:
+                call.log("meeting.show", False, f"meeting:{meeting.id}", meeting_id=meeting.id)
+                raise Forbidden("この支援会議の資料を開くには、守秘義務（社会福祉法第106条の6第5項）の"
+                                "確認が必要です: kasane meeting ack で確認してください。")
+            with_minutes = bool(attending) or not support
+            result = meetings.meeting_dict(session, meeting, with_minutes=with_minutes)
+            result["members"] = meeting_members(session, meeting, agenda, with_minutes)
+            call.log("meeting.show", basis=f"meeting:{meeting.id}" if attending else "receiving",
+                     meeting_id=meeting.id)
+            return result
 
-    def _fire_due_timers(self, case_id) -> None:
+    def acknowledge_meeting(self, meeting_id, actor: str) -> dict:
+        with self._writing(actor, required=True) as (session, call):
+            result = meetings.acknowledge(session, meeting_id, call.actor)
+            call.log("meeting.ack", basis=f"meeting:{result['meeting_id']}",
+                     meeting_id=result["meeting_id"])
+            return result
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def audit_log(self, actor: str | None = None, case_id=None, person: str | None = None) -> list[dict]:
+        """Who accessed what, newest first (管理者 or the operator)."""
+        with self._reading(actor) as (session, call):
+            if not (call.actor.operator or users.MANAGER in call.actor.roles):
+                call.log("audit.list", False, "none")
+                raise Forbidden(f"閲覧記録は役割「{users.MANAGER}」の利用者だけが見られます。")
+            number = get_case_row(session, case_id).id if case_id is not None else None
+            call.log("audit.list", basis="manager", case_id=number, detail=person)
+            return audit.query(session, number, person)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self, actor: str | None, required: bool = False):
+        with self._call(self.reading, actor, required, write=False) as pair:
+            yield pair
+
+    @contextmanager
+    def _writing(self, actor: str | None, required: bool = False):
+        with self._call(self.transaction, actor, required, write=True) as pair:
+            yield pair
+
+    @contextmanager
+    def _call(self, begin, actor, required, write):
+        """One call: resolve the actor, run, and write its audit rows — with a write, in
+        its transaction; with a read, or after a refusal, afterwards."""
+        call = None
+        try:
+            with begin() as session:
+                if actor is None and required:
+                    raise NotFound("利用者を指定してください（--as）。")
+                try:
+                    call = Call(access.resolve(session, actor, self.channel, self.origin))
+                except NotFound:
+                    call = Call(access.Actor(str(actor)[:100], channel=self.channel, origin=self.origin))
+                    call.log("user.resolve", False, "none", detail="登録されていない利用者")
+                    raise
+                yield session, call
+                if write:
+                    audit.write(session, call.entries)
+                    call.entries = []
+        except ModelFailure as exc:
+            if exc.case_id is not None:
+                with self.transaction() as session:
+                    incidents.record(session, exc.case_id, exc, backoff=False)
+            self._write_audit(call, write, failed=exc)
+            raise
+        except KasaneError as exc:
+            self._write_audit(call, write, failed=exc)
+            raise
+        self._write_audit(call, write)
+
+    def _write_audit(self, call: Call | None, write: bool, failed: Exception | None = None) -> None:
+        if call is None or not call.entries:
+            return
+        if failed is not None:
+            for entry in call.entries:
+                if entry["allowed"]:
+                    entry["detail"] = ((entry["detail"] or "") + f" 失敗: {type(failed).__name__}")[:500]
+        if write:
+            with self.transaction() as session:
+                audit.write(session, call.entries)
+        else:
+            self.read_audit.write(call.entries)
+
+    def _to_work(self, session, call: Call, row, action: str):
+        """The access of an actor who wants to work a task; refuse (and log) otherwise. A
+        task that is no longer open is a conflict for those who know the case."""
+        seen = access.for_case(session, call.actor, row.case_id, to_work=True)
+        allowed = access.may_work(seen, row)
+        call.log(action, allowed, seen.basis, case_id=row.case_id, detail=row.name)
+        # Task ids are unguessable; saying which role a task needs tells nothing of the case.
+        if not allowed and row.role and row.role not in call.actor.roles and not call.actor.operator:
+            access.require_role(call.actor, row)
+        if not allowed:
+            seen = access.for_case(session, call.actor, row.case_id)
+            if seen.knows:
+                human_tasks.require_open(row)
+            access.require_task(seen, call.actor, row)
+        return seen
+
+    def _require_manager(self, call: Call, what: str) -> None:
+        if not (call.actor.operator or users.MANAGER in call.actor.roles):
+            call.log("manage", False, "none", detail=what)
+            raise Forbidden(f"{what}は役割「{users.MANAGER}」の利用者だけが行えます。")
+
+    def _fire_due_timers(self, case_id) -> int:
         """A read never shows a state its timers have moved past. If they fail, the read
         shows the stored state and the case gets an incident (as in the sweep)."""
         with self.reading() as session:
             row = get_case_row(session, case_id)
             number, due = row.id, timers_due(row)
-        if not due:
-            return
-        try:
-            with self.transaction() as session:
-                with case_unit(session, number):
-                    pass
-        except ModelFailure as exc:
-            with self.transaction() as session:
-                incidents.record(session, number, exc, backoff=True)
+        if due:
+            try:
+                with self.transaction() as session:
+                    with case_unit(session, number):
+                        pass
+            except ModelFailure as exc:
+                with self.transaction() as session:
+                    incidents.record(session, number, exc, backoff=True)
+        return number
 
     def _sweep_if_due(self) -> None:
         now = clock.now()
@@ -144,21 +425,17 @@ class Kasane:
         if due:
             self.run_timers()
 
-    def _recording_incidents(self):
-        return _IncidentRecorder(self)
 
-
-class _IncidentRecorder:
-    """After a step the model failed (and that was rolled back), note it on the case."""
-
-    def __init__(self, api: Kasane):
-        self.api = api
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if isinstance(exc, ModelFailure) and exc.case_id is not None:
-            with self.api.transaction() as session:
-                incidents.record(session, exc.case_id, exc, backoff=False)
-        return False
+def meeting_members(session, meeting, agenda: list[int], with_minutes: bool) -> list[dict]:
+    """The members a meeting view shows: for a 支援会議, to those who may read its materials;
+    for a 重層的支援会議, only members with an active consent."""
+    shown = []
+    for case_id in agenda:
+        consented = {c["member_id"] for c in consents.consents_of(session, case_id)
+                     if c["状態"] == "有効"}
+        for member in households.members_of(session, case_id):
+            support = meeting.basis == meetings.SUPPORT_MEETING
+            if (support and with_minutes) or (not support and member.id in consented):
+                shown.append({"case_id": case_id, "member_id": member.id, "氏名": member.name,
+                              "続柄": member.relation})
+    return shown

@@ -1,13 +1,16 @@
-"""Cases: open one on a pathway, and summarise it for whoever may read it."""
+"""Cases: open one on a pathway, and show it to whoever asks, as the access policy allows."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import agencies, deployments, history, task_index
+from engine import agencies, consents, deployments, history, households, meetings, records, task_index
+from engine.access import CaseAccess, sees_minutes
 from engine.errors import NotFound
 from engine.store import Case, Incident
-from engine.unit_of_work import get_case_row, new_case, run_engine_steps, save_case
+from engine.unit_of_work import new_case, run_engine_steps, save_case
+
+HIDDEN_MINUTES = "（支援会議の記録: 構成員のみ閲覧できます）"
 
 
 def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
@@ -15,18 +18,18 @@ def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
     deployment = deployments.latest_deployment(session, pathway_id)
     if deployment is None:
         raise NotFound(f"パスウェイ '{pathway_id}' はデプロイされていません。")
-    opened_by = user.name
-    loaded = new_case(session, deployment, opened_by, data)
-    agencies.hold(session, loaded.row.id, user.agency_id, "receiving")
-    history.append(session, loaded.row.id, "opened", actor=opened_by, name=loaded.pathway.name,
+    loaded = new_case(session, deployment, user.name, data)
+    agencies.receive(session, loaded.row.id, user.agency_id)
+    history.append(session, loaded.row.id, "opened", actor=user.name, name=loaded.pathway.name,
                    pathway=pathway_id, version=loaded.pathway.version, data=data)
     run_engine_steps(session, loaded)
     save_case(session, loaded)
     return loaded.row
 
 
-def summary(session: Session, row: Case, with_history: bool = False) -> dict:
-    result = {
+def summary(session: Session, row: Case) -> dict:
+    """The case as its holders see it after a change (the CLI contract's case summary)."""
+    return {
         "case_id": row.id,
         "pathway": row.pathway,
         "version": row.deployment.version,
@@ -36,10 +39,74 @@ def summary(session: Session, row: Case, with_history: bool = False) -> dict:
         "timers": list(row.timers),
         "data": dict(row.data),
     }
-    if with_history:
+
+
+def view(session: Session, row: Case, access: CaseAccess) -> dict:
+    """The case as one actor may see it: whole for its holders, else only what a consent,
+    an open task or a meeting lets them see. Same keys either way."""
+    if access.full:
+        result = summary(session, row)
         result["history"] = history.entries(session, row.id)
         result["incidents"] = open_incidents(session, row.id)
+        allowed = None
+    else:
+        tasks = [t for t in task_index.open_tasks_of(session, row.id) if t["task_id"] in access.tasks]
+        reads = {name.strip() for t in access.tasks.values() for name in (t.reads or "").split(",")}
+        result = {"case_id": row.id, "pathway": row.pathway, "version": row.deployment.version,
+                  "status": row.status, "stage": row.stage, "tasks": tasks, "timers": [],
+                  "data": {k: v for k, v in row.data.items() if k in reads},
+                  "history": [], "incidents": []}
+        allowed = access.allowed_scopes()
+    result["household"] = household(session, row.id, allowed)
+    result["records"] = visible_records(session, row.id, access, allowed)
+    result["meetings"] = [meetings.meeting_dict(session, m, with_minutes=sees_minutes(access, m.id))
+                          for m in case_meetings(session, row.id, access)]
+    result["access"] = access.basis
     return result
+
+
+def household(session: Session, case_id: int, allowed: dict | None) -> list[dict]:
+    """Members with their consent state; for a consent's viewer, only the members it
+    covers and only the fields of its 情報範囲."""
+    by_member: dict[int, list] = {}
+    for consent in consents.consents_of(session, case_id):
+        by_member.setdefault(consent["member_id"], []).append(consent)
+    flag_scopes = households.flag_scopes()
+    shown = []
+    for member in households.members_of(session, case_id):
+        entry = {**households.member_dict(member), "consents": by_member.get(member.id, [])}
+        if allowed is not None:
+            scopes = allowed.get(member.id)
+            if scopes is None:
+                continue
+            if "基本情報" not in scopes:
+                entry.update({"氏名": None, "ふりがな": None, "続柄": None, "生年月日": None})
+            entry["flags"] = {k: v for k, v in entry["flags"].items()
+                              if flag_scopes.get(k, "支援経過") in scopes}
+        shown.append(entry)
+    return shown
+
+
+def visible_records(session: Session, case_id: int, access: CaseAccess, allowed: dict | None) -> list[dict]:
+    shown = []
+    for record in records.records_of(session, case_id):
+        if not sees_minutes(access, record.meeting_id):
+            if allowed is None:
+                shown.append(records.record_dict(record, {}) | {"values": None, "note": HIDDEN_MINUTES})
+            continue
+        values = records.visible_values(record, allowed)
+        if allowed is not None and not values:
+            continue
+        shown.append(records.record_dict(record, values))
+    return shown
+
+
+def case_meetings(session: Session, case_id: int, access: CaseAccess) -> list:
+    rows = session.connection().execute(
+        select(meetings.MEETINGS).join(meetings.AGENDA, meetings.AGENDA.c.meeting_id == meetings.MEETINGS.c.id)
+        .where(meetings.AGENDA.c.case_id == case_id).order_by(meetings.MEETINGS.c.held_on,
+                                                             meetings.MEETINGS.c.id))
+    return [m for m in rows if access.full or m.id in access.meetings]
 
 
 def open_incidents(session: Session, case_id: int) -> list[dict]:
@@ -48,7 +115,3 @@ def open_incidents(session: Session, case_id: int) -> list[dict]:
                            .order_by(Incident.id))
     return [{"at": history.local_iso(i.at), "message": i.message, "element": i.element,
              "retry_count": i.retry_count} for i in rows]
-
-
-def show_case(session: Session, case_id) -> dict:
-    return summary(session, get_case_row(session, case_id), with_history=True)

@@ -1,29 +1,41 @@
 """The ``kasane`` command: the contract that outside tools and behaviour specs drive.
 
 Results are JSON on stdout; errors are JSON ``{"error", "fields"}`` on stderr. Exit codes:
-0 ok, 1 invalid input, 2 not found or bad usage, 3 conflict, 4 forbidden.
+0 ok, 1 invalid input, 2 not found or bad usage, 3 conflict, 4 forbidden. Every read and
+write takes ``--as USER``; without it the CLI acts as the local operator (who holds the
+database URL, and so everything), and the audit records it as the operator.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import wraps
+from pathlib import Path
 
 import click
 
-from engine import clock
-from engine.api import Kasane
+from engine import clock, cli_ja
+from engine.api import Kasane, TaskFilter
 from engine.errors import InvalidInput, KasaneError, NotFound
 
+cli_ja.install()
+
 EXIT_CODES = {"invalid": 1, "not_found": 2, "conflict": 3, "forbidden": 4}
+MAX_DATA_DEPTH = 20
+MAX_DATA_BYTES = 10 * 1024 * 1024
 
 _api: Kasane | None = None
+
+DATA_HELP = ("入力内容（JSON オブジェクト）。@ファイル名 でファイルから、- で標準入力から読む。"
+             "項目は kasane form フォームキー で確かめられる。")
+AS_HELP = "この利用者として実行する（省略すると運用者。閲覧は記録される）。"
 
 
 def api() -> Kasane:
     global _api
     if _api is None:
-        _api = Kasane()
+        _api = Kasane(channel="cli")
     return _api
 
 
@@ -36,16 +48,57 @@ def fail(error: dict, code: int):
     sys.exit(code)
 
 
-def parse_data(text: str | None) -> dict:
+def read_data(text: str | None) -> dict:
+    """--data: JSON text, @FILE or - (standard input), as one JSON object."""
     if text is None:
         return {}
+    if text == "-":
+        text = sys.stdin.read(MAX_DATA_BYTES + 1)
+    elif text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise NotFound(f"--data のファイルが見つかりません: {path}")
+        if path.stat().st_size > MAX_DATA_BYTES:
+            raise InvalidInput(f"--data のファイルが大きすぎます（上限 {MAX_DATA_BYTES} バイト）。")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("--data のファイルは UTF-8 で保存してください。") from None
+    if len(text) > MAX_DATA_BYTES:
+        raise InvalidInput(f"--data が大きすぎます（上限 {MAX_DATA_BYTES} バイト）。")
+    return parse_data(text)
+
+
+def parse_data(text: str) -> dict:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--data が JSON として読めません: {exc.msg} (位置 {exc.pos})") from exc
+    except RecursionError:
+        raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InvalidInput(f"--data の数値が大きすぎます: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput("--data には JSON オブジェクトを指定してください。")
+    _check_values(data)
     return data
+
+
+def _check_values(data) -> None:
+    """No deeper nesting than forms use, and no text Python cannot store (lone surrogates)."""
+    stack = [(data, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。")
+        if isinstance(value, dict):
+            stack += [(k, depth, path) for k in value]
+            stack += [(v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+        elif isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise InvalidInput("--data に文字として扱えない値（対になっていないサロゲート）が"
+                               "あります。", {path or "_": "文字として読めない値です。"})
 
 
 def command(func):
@@ -56,20 +109,28 @@ def command(func):
             result = func(*args, **kwargs)
         except KasaneError as exc:
             fail(exc.to_dict(), EXIT_CODES[exc.kind])
-        if result is not None:
+        if isinstance(result, str):
+            sys.stdout.write(result)
+        elif result is not None:
             emit(result)
     return wrapper
 
 
-@click.group()
-@click.option("--now", help="現在日時を固定する (ISO 8601)。KASANE_NOW と同じ。")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--now", help="現在日時を固定する（ISO 8601。KASANE_NOW と同じ）。")
 def cli(now):
-    """kasane: 重層的支援のケースパスウェイを実行するエンジン。"""
-    if now:
-        try:
+    """kasane（重ね）: 重層的支援のケースパスウェイを実行するエンジン。
+
+    結果は標準出力に JSON、エラーは標準エラーに JSON で出る。終了コード: 0 成功、
+    1 入力の誤り、2 見つからない・使い方の誤り、3 競合、4 権限なし。
+    """
+    try:
+        if now:
             clock.set_now(now)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--now")
+        elif os.environ.get("KASANE_NOW"):
+            clock.now()  # a bad KASANE_NOW is refused here, before any command runs
+    except ValueError as exc:
+        fail({"error": str(exc), "fields": {"now": str(exc)}}, 1)
 
 
 @cli.group()
@@ -80,16 +141,17 @@ def db():
 @db.command("upgrade")
 @command
 def db_upgrade():
+    """データベースを最新の構造にする（Alembic）。"""
     api().upgrade_database()
     return {"ok": True}
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
-@click.option("--as", "actor", help="デプロイした利用者 (記録用)。")
+@click.option("--as", "actor", help="デプロイする利用者（役割「管理者」。省略すると運用者）。")
 @command
 def deploy(paths, actor):
-    """BPMN/DMN をデプロイする (既定: workflows/)。"""
+    """BPMN/DMN をデプロイする（既定: workflows/）。"""
     return api().deploy(list(paths) or ["workflows"], actor)
 
 
@@ -143,12 +205,14 @@ def users():
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True, help="役割 (繰り返し可)。")
-@click.option("--agency", help="所属機関。")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="役割（パスウェイのレーン名か「管理者」。繰り返し可）。")
+@click.option("--agency", help="所属機関（kasane agency list の名前。省略すると市の既定の機関）。")
 @click.option("--password-stdin", is_flag=True,
               help="Web 画面にサインインするためのパスワードを標準入力から読む（1行目）。")
 @command
 def users_add(name, roles, agency, password_stdin):
+    """利用者を登録する。"""
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -162,58 +226,154 @@ def case():
 
 @case.command("open")
 @click.argument("pathway")
-@click.option("--as", "actor", required=True)
-@click.option("--data")
+@click.option("--as", "actor", required=True, help="ケースを受け付ける利用者。")
+@click.option("--data", help=DATA_HELP)
 @command
 def case_open(pathway, actor, data):
-    return api().open_case(pathway, actor, parse_data(data))
+    """パスウェイのケースを開く（最初のタスクが開く）。"""
+    return api().open_case(pathway, actor, read_data(data))
 
 
 @case.command("show")
 @click.argument("case_id")
+@click.option("--as", "actor", help=AS_HELP)
 @command
-def case_show(case_id):
-    return api().show_case(case_id)
+def case_show(case_id, actor):
+    """ケースの概要（段階・タスク・タイマー・世帯・記録・履歴）。"""
+    return api().show_case(case_id, actor)
+
+
+@case.command("record")
+@click.argument("case_id")
+@click.argument("record_id")
+@click.option("--as", "actor", help=AS_HELP)
+@command
+def case_record(case_id, record_id, actor):
+    """ケースの記録（完了したフォームやイベント）を提出されたとおりに表示する。"""
+    return api().show_record(case_id, record_id, actor)
+
+
+@case.command("search")
+@click.argument("query")
+@click.option("--as", "actor", help=AS_HELP)
+@click.option("--limit", default=50, type=click.IntRange(1, 200), help="件数（1〜200）。")
+@click.option("--after", help="前のページの最後の cursor。")
+@command
+def case_search(query, actor, limit, after):
+    """氏名・ふりがなの一部でケースを探す（見られるケースだけ）。"""
+    return api().search_cases(query, actor, limit, after)
 
 
 @case.command("event")
 @click.argument("case_id")
 @click.argument("message")
-@click.option("--as", "actor", required=True)
-@click.option("--data")
+@click.option("--as", "actor", required=True, help="記録する利用者。")
+@click.option("--data", help=DATA_HELP)
 @command
 def case_event(case_id, message, actor, data):
-    return api().send_event(case_id, message, actor, parse_data(data))
+    """ケースにイベント（状況変化・接触記録・同意撤回・再開連絡）を記録する。"""
+    return api().send_event(case_id, message, actor, read_data(data))
 
 
 @cli.command()
-@click.option("--case", "case_id")
-@click.option("--role")
+@click.option("--case", "case_id", help="このケースのタスクだけ。")
+@click.option("--role", help="この役割のタスクだけ。")
+@click.option("--mine", is_flag=True, help="自分が担当しているタスクだけ（--as が必要）。")
+@click.option("--overdue", is_flag=True, help="期限を過ぎたタスクだけ。")
+@click.option("--stage", help="この段階のタスクだけ。")
+@click.option("--due-before", help="この日時より前が期限のタスクだけ（ISO 8601）。")
+@click.option("--limit", default=100, type=click.IntRange(1, 1000), help="件数（1〜1000）。")
+@click.option("--after", help="前のページの最後のタスクの cursor。")
+@click.option("--as", "actor", help=AS_HELP)
 @command
-def tasks(case_id, role):
-    """未完了のタスクの一覧。"""
-    return api().list_tasks(case_id, role)
+def tasks(case_id, role, mine, overdue, stage, due_before, limit, after, actor):
+    """未完了のタスクの一覧（期限順）。task_id は kasane task complete に使う。"""
+    before = None
+    if due_before:
+        try:
+            before = clock.parse_instant(due_before)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), {"due_before": str(exc)}) from None
+    wanted = TaskFilter(mine=mine, overdue=overdue, stage=stage, due_before=before,
+                        limit=limit, after=after)
+    return api().list_tasks(case_id, role, actor, wanted)
 
 
 @cli.group()
 def task():
-    """タスクの操作。"""
+    """タスクの操作（タスク ID は kasane tasks --case ケースID で探す）。"""
 
 
 @task.command("complete")
 @click.argument("task_id")
-@click.option("--as", "actor", required=True)
-@click.option("--data")
+@click.option("--as", "actor", required=True, help="完了する利用者（タスクのレーンの役割）。")
+@click.option("--data", help=DATA_HELP)
+@click.option("--case-version", type=int, help="表示したときのケースの版（違えば競合）。")
 @command
-def task_complete(task_id, actor, data):
-    return api().complete_task(task_id, actor, parse_data(data))
+def task_complete(task_id, actor, data, case_version):
+    """タスクを完了する。"""
+    return api().complete_task(task_id, actor, read_data(data), case_version)
+
+
+@task.command("claim")
+@click.argument("task_id")
+@click.option("--as", "actor", required=True, help="担当する利用者。")
+@command
+def task_claim(task_id, actor):
+    """タスクを担当する（ほかの人は完了できなくなる）。"""
+    return api().claim_task(task_id, actor)
+
+
+@task.command("release")
+@click.argument("task_id")
+@click.option("--as", "actor", required=True, help="担当をやめる利用者。")
+@command
+def task_release(task_id, actor):
+    """タスクの担当をやめる。"""
+    return api().release_task(task_id, actor)
+
+
+@cli.group()
+def meeting():
+    """会議の記録（支援会議・重層的支援会議・WG会議）。"""
+
+
+@meeting.command("show")
+@click.argument("meeting_id")
+@click.option("--as", "actor", help=AS_HELP)
+@command
+def meeting_show(meeting_id, actor):
+    """会議の記録。支援会議の資料は、守秘義務を確認した構成員だけが開ける。"""
+    return api().show_meeting(meeting_id, actor)
+
+
+@meeting.command("ack")
+@click.argument("meeting_id")
+@click.option("--as", "actor", required=True, help="確認する構成員（利用者）。")
+@command
+def meeting_ack(meeting_id, actor):
+    """支援会議の守秘義務（社会福祉法第106条の6第5項）を確認する。"""
+    return api().acknowledge_meeting(meeting_id, actor)
+
+
+@cli.command("audit")
+@click.option("--case", "case_id", help="このケースの閲覧記録。")
+@click.option("--person", help="この氏名の人の記録の閲覧記録（どのケースでも）。")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV（UTF-8、BOM 付き。Excel で開ける）で出す。")
+@click.option("--as", "actor", help="閲覧記録を見る利用者（役割「管理者」）。")
+@command
+def audit_list(case_id, person, as_csv, actor):
+    """だれが何を見たか・したか（新しい順）。"""
+    from engine.audit import to_csv
+    rows = api().audit_log(actor, case_id, person)
+    return to_csv(rows) if as_csv else rows
 
 
 @cli.command()
 @click.argument("key")
 @command
 def form(key):
-    """フォームの項目 (名前・ラベル・必須・選択肢・例) を表示する。"""
+    """フォームの項目（名前・ラベル・必須・選択肢・例）を表示する。"""
     import forms
     if forms.get_form(key) is None:
         raise NotFound(f"フォーム '{key}' はありません。",
@@ -228,31 +388,33 @@ def timers():
 
 
 @timers.command("run")
-@click.option("--now", help="この日時までに期限の来たタイマーを実行する (ISO 8601)。")
+@click.option("--now", help="この日時までに期限の来たタイマーを実行する（ISO 8601）。")
 @command
 def timers_run(now):
+    """期限の来たタイマーを実行する（cron から5分ごとなど）。"""
+    moment = None
     if now:
         try:
-            clock.set_now(now)
+            moment = clock.parse_clock(now)
         except ValueError as exc:
             raise InvalidInput(str(exc), {"now": str(exc)}) from exc
-    return api().run_timers()
+    return api().run_timers(moment)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
 @command
 def demo(paths):
-    """デモ用の利用者とケースを登録する (既定: workflows/ をデプロイ)。"""
+    """デモ用の機関・利用者・ケースを登録する（既定: workflows/ をデプロイ）。"""
     from engine.demo import load_demo
     return load_demo(api(), list(paths) or ["workflows"])
 
 
 @cli.command("coverage")
 @click.argument("pathway")
-@click.option("--steps", help="ステップ記録の JSONL ファイルまたはフォルダ (既定: データベース)。")
+@click.option("--steps", help="ステップ記録の JSONL ファイルまたはフォルダ（既定: データベース）。")
 @click.option("--models", default="workflows",
-              help="BPMN のフォルダ (--steps のとき、またはデプロイされていないとき)。")
+              help="BPMN のフォルダ（--steps のとき、またはデプロイされていないとき）。")
 @command
 def coverage_report(pathway, steps, models):
     """パスウェイのシーケンスフローとユーザータスクを通ったかを報告する。"""
@@ -271,10 +433,10 @@ def coverage_report(pathway, steps, models):
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", help="待ち受けるアドレス。")
+@click.option("--port", default=5000, type=int, help="待ち受けるポート。")
 def serve(host, port):
-    """Web アプリを起動する。"""
+    """Web アプリを開発用サーバーで起動する（本番は gunicorn）。"""
     from webui import create_app
     create_app().run(host=host, port=port)
 

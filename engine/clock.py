@@ -25,11 +25,24 @@ def parse_instant(text: str) -> datetime:
             moment = datetime.combine(date.fromisoformat(text), time(9, 0), LOCAL_TZ)
         else:
             moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"not an ISO 8601 date or datetime: {text!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.astimezone(timezone.utc)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_TZ)
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"ISO 8601 の日付または日時として読めません: {text!r}") from exc
+
+
+# The clock itself stays where date arithmetic cannot overflow (a year or two either way).
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_clock(text: str) -> datetime:
+    """A value for the clock (KASANE_NOW, --now): an ISO date or datetime from 1900 to 8999."""
+    moment = parse_instant(text)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"現在日時は 1900 年から 8999 年の間で指定してください: {text!r}")
+    return moment
 
 
 def now() -> datetime:
@@ -38,7 +51,7 @@ def now() -> datetime:
         return _fixed
     env = os.environ.get("KASANE_NOW")
     if env:
-        return parse_instant(env)
+        return parse_clock(env)
     return datetime.now(timezone.utc)
 
 
@@ -51,7 +64,7 @@ def set_now(moment: datetime | str | None) -> None:
     """Fix the clock (None returns to KASANE_NOW or real time)."""
     global _fixed
     if isinstance(moment, str):
-        moment = parse_instant(moment)
+        moment = parse_clock(moment)
     elif moment is not None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)

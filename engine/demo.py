@@ -35,7 +35,7 @@ def roles_of(pathway) -> list[str]:
 
 def load_demo(api: Kasane, paths=("workflows",), cases_per_pathway: int = 3) -> dict:
     with clock.fixed_at(DEMO_DAY):
-        deployed = api.deploy(list(paths), actor="demo")
+        deployed = api.deploy(list(paths))
         with api.transaction() as session:
             pathways = {item["pathway"]: deployments.load_pathway(
                 deployments.latest_deployment(session, item["pathway"])) for item in deployed}

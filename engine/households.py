@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+import forms
 from engine import clock
 from engine.errors import InvalidInput
 from engine.store import Member
@@ -126,3 +127,16 @@ def member_dict(member) -> dict:
             "続柄": member.relation,
             "生年月日": member.birth_date.isoformat() if member.birth_date else None,
             "本人": bool(member.principal), "flags": dict(member.flags or {})}
+
+
+def flag_scopes() -> dict[str, str]:
+    """The 情報範囲 of each flag field, from the forms that declare member rows."""
+    scopes = {}
+    for form in forms.FORMS.values():
+        for field, person in (form.members or {}).items():
+            row_form = form._declared_fields[field].inner.nested
+            for flag in person.flags:
+                meta = row_form._declared_fields[flag].metadata
+                scopes.setdefault(flag, meta.get("scope") or row_form.scope)
+    return scopes
+

@@ -1,32 +1,96 @@
 """Human tasks: inbox queries and completing a task (the body of a unit of work)."""
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from uuid import UUID
 
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 import forms
-from engine import clock, history, records
+from engine import access, clock, history, records
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.store import HumanTask
+from engine.store import Member
 from engine.task_index import TASKS, task_dict
-from engine.unit_of_work import case_unit, get_case_row, model_error
+from engine.unit_of_work import case_unit, model_error
+
+MEMBERS = Member.__table__
 
 
-def list_tasks(session: Session, case_id=None, role: str | None = None) -> list[dict]:
-    query = select(HumanTask).where(HumanTask.state == "open")
-    if case_id is not None:
-        query = query.where(HumanTask.case_id == get_case_row(session, case_id).id)
-    if role is not None:
-        query = query.where(HumanTask.role == role)
-    query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
-                           HumanTask.id)
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """An inbox query. Without a case, role or ``mine``, a user sees their roles' tasks."""
+
+    case_id: int | None = None
+    role: str | None = None
+    mine: bool = False
+    overdue: bool = False
+    stage: str | None = None
+    due_before: datetime | None = None
+    limit: int = 100
+    after: str | None = None  # the cursor of the last task of the previous page
+
+
+def list_tasks(session: Session, actor, wanted: TaskFilter) -> list[dict]:
+    """One page of open tasks, in due order, filtered by the access policy in SQL."""
     now = clock.now()
-    return [task_dict(t, with_case=True, now=now) for t in session.scalars(query)]
+    query = (select(TASKS, MEMBERS.c.name.label("person"))
+             .outerjoin(MEMBERS, and_(MEMBERS.c.case_id == TASKS.c.case_id,
+                                      MEMBERS.c.principal.is_(True)))
+             .where(TASKS.c.state == "open", access.visible_tasks(actor)))
+    if wanted.case_id is not None:
+        query = query.where(TASKS.c.case_id == wanted.case_id)
+    elif wanted.role is None and not wanted.mine and not actor.operator:
+        query = query.where(TASKS.c.role.in_(sorted(actor.working_roles)))
+    if wanted.role is not None:
+        query = query.where(TASKS.c.role == wanted.role)
+    if wanted.mine:
+        query = query.where(TASKS.c.claimed_by == actor.name)
+    if wanted.overdue:
+        query = query.where(TASKS.c.due_sort < now)
+    if wanted.stage is not None:
+        query = query.where(TASKS.c.stage == wanted.stage)
+    if wanted.due_before is not None:
+        query = query.where(TASKS.c.due_sort < wanted.due_before)
+    if wanted.after is not None:
+        due, created, task_id = parse_cursor(wanted.after)
+        query = query.where(or_(
+            TASKS.c.due_sort > due,
+            and_(TASKS.c.due_sort == due, TASKS.c.created_at > created),
+            and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id)))
+    limit = min(max(int(wanted.limit), 1), MAX_PAGE)
+    rows = session.connection().execute(
+        query.order_by(TASKS.c.due_sort, TASKS.c.created_at, TASKS.c.id).limit(limit))
+    return [{**task_dict(row, with_case=True, now=now), "person": row.person,
+             "cursor": make_cursor(row)} for row in rows]
+
+
+def make_cursor(row) -> str:
+    text = "|".join([row.due_sort.astimezone(timezone.utc).isoformat(),
+                     row.created_at.astimezone(timezone.utc).isoformat(), row.id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        due, created, task_id = text.split("|", 2)
+        moments = datetime.fromisoformat(due), datetime.fromisoformat(created)
+        if any(m.tzinfo is None for m in moments) or len(task_id) > 36:
+            raise ValueError(text)
+        return moments[0], moments[1], task_id
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput(f"カーソル {cursor!r} が正しくありません。前のページの最後のタスクの"
+                           f"cursor を指定してください。", {"after": "正しくないカーソルです。"}) from None
 
 
 def check_flat_object(data) -> dict:
@@ -100,18 +164,32 @@ def check_validation_rule(pathway, task, values: dict) -> None:
         raise InvalidInput(str(messages))
 
 
-def get_open_task(session: Session, task_id: str):
-    row = session.connection().execute(select(TASKS).where(TASKS.c.id == str(task_id))).first()
+def get_task(session: Session, task_id) -> object:
+    text = str(task_id)
+    row = session.connection().execute(select(TASKS).where(TASKS.c.id == text)).first() \
+        if len(text) <= 36 else None
     if row is None:
         raise NotFound(f"タスク '{task_id}' が見つかりません。")
-    if row.state != "open":
-        done = "完了" if row.state == "completed" else "取り消し"
-        raise Conflict(f"タスク「{row.name}」は既に{done}されています。")
     return row
 
 
+def require_open(row) -> None:
+    if row.state != "open":
+        done = "完了" if row.state == "completed" else "取り消し"
+        raise Conflict(f"タスク「{row.name}」は既に{done}されています。")
+
+
+def claim(session: Session, row, user_name: str | None) -> None:
+    """Claim a task for a user (None releases it); a task claimed by someone else stays theirs."""
+    require_open(row)
+    if user_name is not None and row.claimed_by not in (None, user_name):
+        raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
+    session.connection().execute(update(TASKS).where(TASKS.c.id == row.id, TASKS.c.state == "open")
+                                 .values(claimed_by=user_name))
+
+
 def complete_task(session: Session, row, user, values: dict):
-    """Complete an open task (``row`` from get_open_task) with already validated values."""
+    """Complete an open task (``row`` from get_task) with already validated values."""
     user_name = user.name
     if row.claimed_by and row.claimed_by != user_name:
         raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")

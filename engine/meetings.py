@@ -42,7 +42,8 @@ def record(session: Session, case_id: int, form, values: dict, user) -> int | No
             agencies=list(values.get(spec.agencies) or []) if spec.agencies else [],
             next_on=values.get(spec.next_date) if spec.next_date else None,
             created_at=clock.now())).inserted_primary_key[0]
-    _add_attendee(session, meeting_id, user.id, user.name, user.agency, acknowledged=True)
+    if user.user_id is not None:  # the secretariat who records it attends it
+        _add_attendee(session, meeting_id, user.user_id, user.name, user.agency, acknowledged=True)
     for row in (values.get(spec.attendees) or []) if spec.attendees else []:
         _attendee_row(session, meeting_id, row)
     if connection.scalar(select(AGENDA.c.case_id).where(AGENDA.c.meeting_id == meeting_id,
@@ -102,8 +103,10 @@ def get_meeting(session: Session, meeting_id):
     return meeting
 
 
-def attendance(session: Session, user_id: int) -> dict[int, bool]:
+def attendance(session: Session, user_id: int | None) -> dict[int, bool]:
     """meeting id -> acknowledged, for every meeting the user attends."""
+    if user_id is None:
+        return {}
     return {row.meeting_id: row.acknowledged_at is not None
             for row in session.connection().execute(
                 select(ATTENDEES.c.meeting_id, ATTENDEES.c.acknowledged_at)
@@ -119,10 +122,11 @@ def support_meetings_of_case(session: Session, case_id: int) -> list[int]:
 def acknowledge(session: Session, meeting_id, user) -> dict:
     meeting = get_meeting(session, meeting_id)
     updated = session.connection().execute(
-        update(ATTENDEES).where(ATTENDEES.c.meeting_id == meeting.id, ATTENDEES.c.user_id == user.id,
+        update(ATTENDEES).where(ATTENDEES.c.meeting_id == meeting.id,
+                                ATTENDEES.c.user_id == user.user_id,
                                 ATTENDEES.c.acknowledged_at.is_(None))
         .values(acknowledged_at=clock.now()))
-    if updated.rowcount == 0 and not attendance(session, user.id).get(meeting.id):
+    if updated.rowcount == 0 and not attendance(session, user.user_id).get(meeting.id):
         raise Forbidden(f"会議 {meeting.id} の構成員ではありません。")
     return {"meeting_id": meeting.id, "acknowledged": True}
 

@@ -126,13 +126,15 @@ class Case(Base):
 
 
 class CaseAgency(Base):
-    """An agency holding a case: the one that received it, or one it was referred to."""
+    """Who holds a case: the agency that received it, or the agency kind it was referred to
+    (every agency of that kind, including ones registered later)."""
     __tablename__ = "case_agencies"
-    __table_args__ = (UniqueConstraint("case_id", "agency_id"),
-                      Index("ix_case_agencies_agency_id_case_id", "agency_id", "case_id"))
+    __table_args__ = (Index("ix_case_agencies_agency_id_case_id", "agency_id", "case_id"),
+                      Index("ix_case_agencies_agency_kind_case_id", "agency_kind", "case_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agencies.id"))
+    agency_kind: Mapped[Optional[str]] = mapped_column(String(100))
     basis: Mapped[str] = mapped_column(String(20))  # receiving / referral
     element: Mapped[Optional[str]] = mapped_column(String(200))  # the element that referred
     since: Mapped[datetime]
@@ -141,7 +143,11 @@ class CaseAgency(Base):
 class HumanTask(Base):
     """Index of READY user tasks: inboxes query this and never deserialize workflows."""
     __tablename__ = "human_tasks"
-    __table_args__ = (Index("ix_human_tasks_state_role", "state", "role"),
+    # Inbox indexes match the inbox order (due, created, id): by role, by claimer, all.
+    __table_args__ = (Index("ix_human_tasks_inbox_role", "state", "role", "due_sort", "created_at", "id"),
+                      Index("ix_human_tasks_inbox_claimed", "state", "claimed_by", "due_sort",
+                            "created_at", "id"),
+                      Index("ix_human_tasks_inbox", "state", "due_sort", "created_at", "id"),
                       Index("ix_human_tasks_case_id_state", "case_id", "state"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
@@ -151,7 +157,10 @@ class HumanTask(Base):
     form_key: Mapped[Optional[str]] = mapped_column(String(200))
     stage: Mapped[Optional[str]] = mapped_column(String(100))
     created_at: Mapped[datetime]
-    due_at: Mapped[Optional[datetime]] = mapped_column(index=True)
+    due_at: Mapped[Optional[datetime]]
+    due_sort: Mapped[datetime]  # due_at, or far in the future: one index serves the order
+    assigned_to: Mapped[Optional[str]] = mapped_column(String(200))  # agency kinds (assignTo)
+    reads: Mapped[Optional[str]] = mapped_column(String(500))  # case data the task reads (reads)
     claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default="open")  # open / completed / cancelled
     closed_at: Mapped[Optional[datetime]]
@@ -269,6 +278,28 @@ class MeetingCase(Base):
                       Index("ix_meeting_cases_case_id", "case_id"))
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+
+
+class AuditEntry(Base):
+    """Who accessed what, allowed or denied. Append-only: the database refuses UPDATE and
+    DELETE on it (triggers, migration 0006). No foreign keys: it outlives what it names."""
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_case_id_id", "case_id", "id"),
+                      Index("ix_audit_log_member_id_id", "member_id", "id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[Optional[str]] = mapped_column(String(100))  # None: the local operator
+    actor_agency: Mapped[Optional[str]] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(10))            # cli / web / api
+    origin: Mapped[Optional[str]] = mapped_column(String(100))  # a web request's address
+    action: Mapped[str] = mapped_column(String(40))             # case.show, task.complete …
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    basis: Mapped[Optional[str]] = mapped_column(String(200))   # receiving, consent:3 …
+    case_id: Mapped[Optional[int]]
+    member_id: Mapped[Optional[int]]
+    record_id: Mapped[Optional[int]]
+    meeting_id: Mapped[Optional[int]]
+    detail: Mapped[Optional[str]] = mapped_column(String(500))
 
 
 class HistoryEntry(Base):

@@ -1,7 +1,7 @@
 """The index of READY user tasks: inboxes and case summaries read it, never the workflow."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -14,6 +14,7 @@ from engine.expressions import is_iso_literal
 from engine.store import HumanTask
 
 TASKS = HumanTask.__table__
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)  # sorts tasks without a due date last
 
 
 def task_dict(task, with_case: bool = False, now: datetime | None = None) -> dict:
@@ -54,12 +55,19 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
     if gone:
         connection.execute(update(TASKS).where(TASKS.c.id.in_(gone))
                            .values(state="cancelled", closed_at=now))
-    new = [{"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
-            "name": task.task_spec.bpmn_name or task.task_spec.name, "role": task.task_spec.lane,
-            "form_key": form_key(task.task_spec),
-            "stage": (task.task_spec.extensions or {}).get("stage"), "created_at": now,
-            "due_at": due_time(task, now), "state": "open"}
-           for task_id, task in ready.items() if task_id not in indexed]
+    new = []
+    for task_id, task in ready.items():
+        if task_id in indexed:
+            continue
+        extensions = task.task_spec.extensions or {}
+        due = due_time(task, now)
+        new.append({"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
+                    "name": task.task_spec.bpmn_name or task.task_spec.name,
+                    "role": task.task_spec.lane, "form_key": form_key(task.task_spec),
+                    "stage": extensions.get("stage"), "created_at": now, "due_at": due,
+                    "due_sort": due or NO_DUE_DATE, "assigned_to": extensions.get("assignTo"),
+                    "reads": extensions.get("reads"),
+                    "state": "open"})
     if new:
         connection.execute(insert(TASKS), new)
     for task_id, task in ready.items():

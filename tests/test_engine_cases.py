@@ -16,6 +16,7 @@ INTAKE = "包括化推進員"
 @pytest.fixture
 def sample(kasane):
     clock.set_now("2025-04-07")
+    kasane.add_user("admin", ["管理者"])
     kasane.deploy([MODELS / "sample.bpmn"], actor="admin")
     kasane.add_user("tanaka", [COORD])
     kasane.add_user("suzuki", [INTAKE])
@@ -33,6 +34,8 @@ def counts(kasane):
 
 
 def test_deploy_stores_version_and_identical_content_is_not_redeployed(kasane, tmp_path):
+    kasane.add_user("admin", ["管理者"])
+    kasane.add_user("kato", ["管理者"])
     first = kasane.deploy([MODELS / "sample.bpmn"], actor="admin")
     again = kasane.deploy([MODELS / "sample.bpmn"], actor="admin")
     assert first == [{"pathway": "sample", "version": 1, "new": True}]
@@ -41,6 +44,9 @@ def test_deploy_stores_version_and_identical_content_is_not_redeployed(kasane, t
         row = s.scalars(select(Deployment)).one()
         assert row.deployed_by == "admin" and len(row.content_hash) == 64
         assert list(row.files) == ["sample.bpmn"]
+    kasane.add_user("tanaka", [COORD])
+    with pytest.raises(Forbidden):  # deploying needs the 管理者 role
+        kasane.deploy([MODELS / "sample.bpmn"], actor="tanaka")
 
 
 def test_case_stays_on_the_version_it_started_on(sample, tmp_path):

@@ -19,7 +19,7 @@ WORKFLOWS = ROOT / "workflows"
 @given(parsers.parse('"{role}" の利用者 "{name}" がいる'))
 def user_exists(scenario_context: ScenarioContext, role: str, name: str) -> None:
     try:
-        scenario_context.kasane.add_user(name, [role])
+        scenario_context.kasane.add_user(name, [role], agency=scenario_context.agency_for_role(role))
     except KasaneError as exc:
         engine_failure(exc, f"利用者「{name}」の登録")
     scenario_context.users[name] = name

@@ -12,6 +12,15 @@ from engine.users import find_user, first_user_with_role
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The agency kind each role works at, for users the steps create from a role's name
+# (features/README.md): a fact about the specs' world, not a rule of the engine.
+ROLE_AGENCY_KINDS = {
+    "包括化推進員": "地域包括支援センター",
+    "相談支援コーディネーター": "福祉まるごと相談室",
+    "アウトリーチ支援員": "アウトリーチ事業者",
+    "参加支援コーディネーター": "参加支援事業者",
+}
+
 
 @dataclass
 class ScenarioContext:
@@ -46,8 +55,21 @@ class ScenarioContext:
             name = user.name if user is not None else None
         if name is None:
             name = self._new_user_name(role)
-            self.kasane.add_user(name, [role])
+            self.kasane.add_user(name, [role], agency=self.agency_for_role(role))
         self.users[role] = name
+        return name
+
+    def agency_for_role(self, role: str) -> str | None:
+        """The agency (named after its kind) where users of a role work; None: the city's own."""
+        kind = ROLE_AGENCY_KINDS.get(role)
+        return self.ensure_agency(kind, kind) if kind else None
+
+    def ensure_agency(self, name: str, kind: str | None = None) -> str:
+        """An agency of that name, registered if it is not yet. Its kind: ``kind``, else the
+        kind of the same name if there is one, else the city's own."""
+        if name not in {a["agency"] for a in self.kasane.list_agencies()}:
+            kinds = self.kasane.list_agency_kinds()
+            self.kasane.add_agency(name, kind or (name if name in kinds else "市福祉課"))
         return name
 
     def _new_user_name(self, role: str) -> str:

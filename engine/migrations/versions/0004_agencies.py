@@ -1,5 +1,6 @@
 """agencies as data: a register of agencies and their kinds, every user at one agency,
-the agencies holding each case, and the roles (lanes) of each deployment
+who holds each case (the receiving agency, or an agency kind it was referred to), and the
+roles (lanes) of each deployment
 
 Revision ID: 0004
 Revises: 0003
@@ -75,17 +76,18 @@ def upgrade() -> None:
     op.create_table('case_agencies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=True),
+    sa.Column('agency_kind', sa.String(length=100), nullable=True),
     sa.Column('basis', sa.String(length=20), nullable=False),
     sa.Column('element', sa.String(length=200), nullable=True),
     sa.Column('since', engine.store.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_case_agencies_agency_id_agencies')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_agencies_case_id_cases')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_agencies')),
-    sa.UniqueConstraint('case_id', 'agency_id', name=op.f('uq_case_agencies_case_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_agencies'))
     )
     with op.batch_alter_table('case_agencies', schema=None) as batch_op:
         batch_op.create_index('ix_case_agencies_agency_id_case_id', ['agency_id', 'case_id'], unique=False)
+        batch_op.create_index('ix_case_agencies_agency_kind_case_id', ['agency_kind', 'case_id'], unique=False)
     # Cases opened before agencies existed are held by the city's own agency.
     cases = sa.table('cases', sa.column('id', sa.Integer), sa.column('opened_at', engine.store.UTCDateTime(timezone=True)))
     holders = sa.table('case_agencies', sa.column('case_id', sa.Integer), sa.column('agency_id', sa.Integer),
@@ -121,6 +123,7 @@ def downgrade() -> None:
     with op.batch_alter_table('deployments', schema=None) as batch_op:
         batch_op.drop_column('roles')
     with op.batch_alter_table('case_agencies', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_agencies_agency_kind_case_id')
         batch_op.drop_index('ix_case_agencies_agency_id_case_id')
     op.drop_table('case_agencies')
     connection = op.get_bind()

@@ -1,0 +1,206 @@
+"""The one access policy. Every engine call, read or write, asks it; no interface has a
+rule of its own. The rules (README, "Access policy"):
+
+| basis       | who                                                        | what                    |
+|-------------|------------------------------------------------------------|-------------------------|
+| operator    | the local operator (the CLI without ``--as``)              | everything              |
+| receiving   | a working user of the agency that received the case        | the whole case          |
+| referral    | a working user of an agency the case was referred to       | the whole case          |
+| task        | a user whose role is the lane of an open task, at an agency | that task: its form and |
+|             | holding the case or one the task is assigned to            | the data it reads       |
+| consent:N   | a user of an agency named in a member's active consent     | that member's records,  |
+|             |                                                            | within its 情報範囲      |
+| meeting:N   | an attendee of a 支援会議 on the case who acknowledged the   | that meeting's materials|
+|             | duty of confidentiality                                    |                         |
+
+A working user holds a role other than 管理者: managers see statistics, not case files,
+unless they also work on cases. 支援会議 minutes are readable by that meeting's attendees
+only, whoever else may see the case. A case the user may not know of answers "not found";
+one they know of but may not use this way answers "forbidden".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, literal, or_, select, true
+from sqlalchemy.orm import Session
+
+from engine import consents, meetings
+from engine.errors import Forbidden, NotFound
+from engine.store import CaseAgency, HumanTask
+from engine.users import MANAGER, find_user
+
+HOLDERS = CaseAgency.__table__
+TASKS = HumanTask.__table__
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking, resolved once per engine call."""
+
+    name: str | None
+    user_id: int | None = None
+    roles: frozenset = frozenset()
+    agency_id: int | None = None
+    agency: str | None = None
+    agency_kind: str | None = None
+    channel: str = "api"       # cli / web / api
+    origin: str | None = None  # the address a web request came from
+    operator: bool = False
+
+    @property
+    def working_roles(self) -> frozenset:
+        return self.roles - {MANAGER}
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else "（運用者）"
+
+
+def resolve(session: Session, name: str | None, channel: str = "api",
+            origin: str | None = None) -> Actor:
+    """The actor for a user name; None is the local operator."""
+    if name is None:
+        return Actor(None, channel=channel, origin=origin, operator=True)
+    user = find_user(session, name)
+    if user is None:
+        raise NotFound(f"利用者 '{name}' が見つかりません。")
+    return Actor(user.name, user.id, frozenset(user.roles), user.agency_id, user.agency,
+                 user.agency_kind, channel, origin)
+
+
+@dataclass
+class CaseAccess:
+    """What one actor may see and do with one case."""
+
+    case_id: int
+    full: str | None = None                          # operator / receiving / referral
+    tasks: dict = field(default_factory=dict)       # open task id -> its index row
+    consents: dict = field(default_factory=dict)    # member id -> (consent id, 情報範囲)
+    meetings: dict = field(default_factory=dict)    # attended 支援会議 id -> acknowledged
+    support_meetings: set = field(default_factory=set)  # every 支援会議 the case was on
+
+    @property
+    def knows(self) -> bool:
+        return bool(self.full or self.tasks or self.consents or self.meetings)
+
+    @property
+    def basis(self) -> str:
+        if self.full:
+            return self.full
+        if self.tasks:
+            return "task"
+        if self.consents:
+            return ",".join(f"consent:{c}" for c, _ in self.consents.values())
+        if self.meetings:
+            return ",".join(f"meeting:{m}" for m in self.meetings)
+        return "none"
+
+    def allowed_scopes(self) -> dict | None:
+        """member id -> 情報範囲 the actor may see; None for everything."""
+        if self.full:
+            return None
+        return {member: scopes for member, (_, scopes) in self.consents.items()}
+
+    def deny(self, message: str, subject: str = "ケース") -> None:
+        """Raise the denial: forbidden if the actor may know of the case, else not found."""
+        if self.knows:
+            raise Forbidden(message)
+        raise NotFound(f"{subject} '{self.case_id}' が見つかりません。")
+
+
+def for_case(session: Session, actor: Actor, case_id: int, to_work: bool = False) -> CaseAccess:
+    """The actor's access to a case. ``to_work``: the caller only needs to know whether the
+    actor may work on the case, so consents and meetings are looked up only to tell a
+    denial's "forbidden" from "not found"."""
+    access = CaseAccess(case_id)
+    if actor.operator:
+        access.full = "operator"
+        access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
+        return access
+    connection = session.connection()
+    held = connection.scalar(select(HOLDERS.c.basis).where(
+        HOLDERS.c.case_id == case_id, _held_by(actor)).order_by(HOLDERS.c.id).limit(1))
+    if held and actor.working_roles:
+        access.full = held
+    if actor.working_roles:
+        rows = connection.execute(select(TASKS).where(
+            TASKS.c.case_id == case_id, TASKS.c.state == "open",
+            or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
+        access.tasks = {row.id: row for row in rows
+                        if held or (row.role is not None and _assigned(row, actor))}
+    if to_work and (access.full or access.tasks):
+        return access
+    access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
+    access.consents = consents.scopes_for(session, case_id, actor.agency_id)
+    attending = meetings.attendance(session, actor.user_id)
+    access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
+    return access
+
+
+def _assigned(task_row, actor: Actor) -> bool:
+    kinds = [k.strip() for k in (task_row.assigned_to or "").split(",")]
+    return actor.agency_kind in kinds
+
+
+def may_work(access: CaseAccess, task_row) -> bool:
+    return task_row.id in access.tasks or access.full == "operator"
+
+
+def require_role(actor: Actor, task_row) -> None:
+    if task_row.role and task_row.role not in actor.roles:
+        raise Forbidden(f"タスク「{task_row.name}」の完了は役割「{task_row.role}」の利用者だけが"
+                        f"行えます。利用者 '{actor.name}' の役割: {', '.join(sorted(actor.roles)) or 'なし'}")
+
+
+def require_task(access: CaseAccess, actor: Actor, task_row) -> None:
+    """Completing (or claiming) a task needs the lane's role and access to the case."""
+    if may_work(access, task_row):
+        return
+    if not access.knows:
+        raise NotFound(f"タスク '{task_row.id}' が見つかりません。")
+    require_role(actor, task_row)
+    raise Forbidden(f"タスク「{task_row.name}」はこのケースを担当する機関の利用者だけが行えます。")
+
+
+def require_case_work(access: CaseAccess, what: str) -> None:
+    """Recording an event on a case needs the whole case or an open task on it."""
+    if access.full or access.tasks:
+        return
+    access.deny(f"{what}はこのケースを担当する機関の利用者だけが行えます。")
+
+
+def sees_minutes(access: CaseAccess, meeting_id: int | None) -> bool:
+    """支援会議 minutes are for that meeting's acknowledged attendees (and the operator)."""
+    if meeting_id is None or meeting_id not in access.support_meetings:
+        return True
+    return access.full == "operator" or access.meetings.get(meeting_id, False)
+
+
+# --- lists: the same rules as SQL conditions -------------------------------------------
+
+def visible_tasks(actor: Actor):
+    """The open tasks an actor may see, as a condition on ``human_tasks``."""
+    if actor.operator:
+        return true()
+    if not actor.working_roles:
+        return literal(False)
+    holds = exists(select(HOLDERS.c.id).where(HOLDERS.c.case_id == TASKS.c.case_id,
+                                              _held_by(actor)))
+    assigned = (literal(",") + TASKS.c.assigned_to + literal(",")).like(f"%,{actor.agency_kind},%")
+    return or_(holds, and_(TASKS.c.role.in_(sorted(actor.working_roles)), assigned))
+
+
+def full_cases(actor: Actor, case_id_column):
+    """Cases the actor sees whole, as a condition on a case id column."""
+    if actor.operator:
+        return true()
+    if not actor.working_roles:
+        return literal(False)
+    return exists(select(HOLDERS.c.id).where(HOLDERS.c.case_id == case_id_column,
+                                             _held_by(actor)))
+
+
+def _held_by(actor: Actor):
+    """A holder row naming the actor's agency, or its kind (a referral)."""
+    return or_(HOLDERS.c.agency_id == actor.agency_id, HOLDERS.c.agency_kind == actor.agency_kind)

@@ -1,0 +1,51 @@
+"""Case search by person: 氏名 or ふりがな, partial match, under the access policy (in SQL)."""
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from engine import access, consents
+from engine.errors import InvalidInput
+from engine.households import MEMBERS, NAME_LENGTH, normalise
+from engine.store import Case
+
+CASES = Case.__table__
+
+
+def search(session: Session, actor, query: str, limit: int = 50, after: str | None = None) -> list[dict]:
+    """Members whose 氏名 or ふりがな contains the query, in cases the actor sees whole or
+    through a consent that includes 基本情報, newest case first; ``after`` is the last hit's
+    cursor. The access policy is part of the SQL."""
+    key = normalise(query)
+    if not key:
+        raise InvalidInput("検索する氏名またはふりがなを入力してください。", {"q": "必須項目です。"})
+    if len(key) > NAME_LENGTH:
+        raise InvalidInput(f"検索語は{NAME_LENGTH}文字以内にしてください。", {"q": "長すぎます。"})
+    pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    by_consent = exists(
+        select(consents.CONSENTS.c.id).join(consents.SHARED, consents.SHARED.c.consent_id == consents.CONSENTS.c.id)
+        .where(consents.CONSENTS.c.member_id == MEMBERS.c.id, consents.SHARED.c.agency_id == actor.agency_id,
+               consents.CONSENTS.c.scope_list.like("%,基本情報,%"), consents.active()))
+    whole = access.full_cases(actor, MEMBERS.c.case_id)
+    statement = (select(MEMBERS, CASES.c.stage, CASES.c.status, whole.label("whole"))
+                 .join(CASES, CASES.c.id == MEMBERS.c.case_id)
+                 .where(or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
+                            MEMBERS.c.search_kana.like(pattern, escape="\\")),
+                        or_(whole, by_consent)))
+    if after is not None:
+        case_id, member_id = _parse_search_cursor(after)
+        statement = statement.where(or_(MEMBERS.c.case_id < case_id,
+                                        and_(MEMBERS.c.case_id == case_id, MEMBERS.c.id > member_id)))
+    rows = session.connection().execute(statement.order_by(MEMBERS.c.case_id.desc(), MEMBERS.c.id)
+                                        .limit(min(max(int(limit), 1), 200)))
+    return [{"case_id": r.case_id, "member_id": r.id, "氏名": r.name, "ふりがな": r.kana,
+             "続柄": r.relation, "本人": bool(r.principal), "stage": r.stage, "status": r.status,
+             "basis": "whole" if r.whole else "consent", "cursor": f"{r.case_id}-{r.id}"}
+            for r in rows]
+
+
+def _parse_search_cursor(cursor: str) -> tuple[int, int]:
+    parts = str(cursor).split("-")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) < 18 for p in parts):
+        raise InvalidInput(f"カーソル {cursor!r} が正しくありません。", {"after": "正しくないカーソルです。"})
+    return int(parts[0]), int(parts[1])

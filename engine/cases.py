@@ -18,11 +18,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import clock, deployments, history, human_tasks, state, timers
+from engine import clock, deployments, history, human_tasks, modelcheck, state, timers
 from engine.deployments import Pathway
 from engine.errors import InvalidInput, NotFound
 from engine.store import Case
 from engine.users import get_user
+from forms.validation import check_flat_object
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
@@ -87,19 +88,6 @@ def open_case(session: Session, pathway_id: str, actor: str, data: dict | None =
     return summary(session, row)
 
 
-def check_flat_object(data) -> dict:
-    """Data for a task or event with no form: a flat JSON object."""
-    if not isinstance(data, dict):
-        raise InvalidInput("データは JSON オブジェクトで指定してください。")
-    nested = {k: "入れ子の値は使用できません。" for k, v in data.items()
-              if isinstance(v, (dict, list))}
-    bad_keys = {k: "項目名は識別子にしてください。" for k in data
-                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")}
-    if nested or bad_keys:
-        raise InvalidInput("データが正しくありません。", {**nested, **bad_keys})
-    return data
-
-
 def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
     """Run the workflow until it waits for people, messages or time."""
     try:
@@ -127,7 +115,7 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     state.compact(workflow)
     human_tasks.index_ready_tasks(session, row, workflow)
     row.timers, row.next_timer_at = timers.pending_timers(workflow)
-    row.data = state.json_ready(case_data(workflow))
+    row.data = state.json_ready(case_data(workflow, internal_variables(row.deployment)))
     row.state = state.dump(workflow)
     row.serializer_version = state.SERIALIZER_VERSION
     row.updated_at = clock.now()
@@ -205,16 +193,28 @@ def called_process(subprocess) -> bool:
     return isinstance(task.task_spec, CallActivity)
 
 
-def case_data(workflow: BpmnWorkflow) -> dict:
+def case_data(workflow: BpmnWorkflow, internal: frozenset[str] = frozenset()) -> dict:
     """The case's data: the task completed last in the main process or an embedded
-    subprocess, plus their data objects."""
+    subprocess, plus their data objects, without the model's working variables."""
     workflows = own_workflows(workflow)
     tasks = [t for wf in workflows for t in wf.tasks.values() if t.has_state(TaskState.COMPLETED)]
     latest = max(tasks, key=lambda t: t.last_state_change, default=workflow.task_tree)
     data = dict(latest.data)
     for wf in workflows:
         data.update({k: v for k, v in wf.data_objects.items() if v is not None})
-    return data
+    return {k: v for k, v in data.items() if k not in internal}
+
+
+_internal: dict[str, frozenset[str]] = {}  # by deployment content hash; deployments never change
+
+
+def internal_variables(deployment) -> frozenset[str]:
+    """What the deployment's models declare as working variables (``internalVariables``)."""
+    names = _internal.get(deployment.content_hash)
+    if names is None:
+        names = _internal[deployment.content_hash] = modelcheck.internal_variables(
+            dict(deployment.files))
+    return names
 
 
 def summary(session: Session, row: Case, with_history: bool = False) -> dict:

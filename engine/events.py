@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from engine import cases, history
 from engine.errors import Conflict, NotFound
-from engine.human_tasks import validate_form
 from engine.users import get_user
 import forms
+from forms.validation import validate_form
 
 
 def waiting_messages(workflow) -> dict[str, list]:
@@ -35,12 +35,16 @@ def known_messages(pathway) -> set[str]:
 def send_event(session: Session, case_id, message: str, actor: str, data=None) -> dict:
     user = get_user(session, actor)
     loaded = cases.load_case(session, case_id)
-    waiting = waiting_messages(loaded.workflow).get(message)
+    open_now = waiting_messages(loaded.workflow)
+    waiting = open_now.get(message)
     if not waiting:
         if message not in known_messages(loaded.pathway):
             raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
-        raise Conflict(f"ケース {loaded.row.id} は今「{message}」を受け付けていません"
-                       f"（段階: {loaded.row.stage or '不明'}）。")
+        possible = "、".join(sorted(open_now))
+        raise Conflict(f"ケース {loaded.row.id} は段階「{loaded.row.stage or '不明'}」にあり、"
+                       f"今は「{message}」を記録できません。"
+                       + (f"今記録できるイベント: {possible}。" if possible
+                          else "今記録できるイベントはありません。"))
     values = validate_form(message if forms.get_form(message) else None, data)
     # Build the event from the definition the parsed spec uses: SpiffWorkflow matches
     # on the parser's own MessageEventDefinition class.

@@ -1,6 +1,7 @@
 """Static checks that refuse a model before it runs, each naming the element and the reason."""
 from __future__ import annotations
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import BPMN_MODEL_NS
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -113,10 +114,31 @@ def quote_plain_timer_expressions(tree) -> None:
                 node.text = repr(text)
 
 
+def validation_refs(value: str | None) -> list[str]:
+    """The decision ids a ``validation`` property names: one, or several separated by commas."""
+    return [ref.strip() for ref in (value or "").split(",") if ref.strip()]
+
+
+INTERNAL = ("./bpmn:extensionElements/camunda:properties/"
+            "camunda:property[@name='internalVariables']/@value")
+
+
+def internal_variables(files: dict[str, str]) -> frozenset[str]:
+    """The working variables the processes of a deployment declare: the process-level
+    property ``internalVariables`` (names separated by commas). Case data leaves them out."""
+    names: set[str] = set()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for process in etree.fromstring(text.encode("utf-8")).iterfind("bpmn:process", NS):
+                for value in process.xpath(INTERNAL, namespaces=NS):
+                    names.update(validation_refs(value))
+    return frozenset(names)
+
+
 def decisions_used(process_node) -> set[str]:
     refs = set(process_node.xpath(".//bpmn:businessRuleTask/@camunda:decisionRef", namespaces=NS))
-    refs |= set(process_node.xpath(
-        ".//camunda:property[@name='validation']/@value", namespaces=NS))
+    for value in process_node.xpath(".//camunda:property[@name='validation']/@value", namespaces=NS):
+        refs |= set(validation_refs(value))
     return {r.strip() for r in refs if r.strip()}
 
 
@@ -134,8 +156,8 @@ def check_conventions(parser, process_id: str) -> list[dict]:
             if key and forms.get_form(key) is None:
                 problems.append({"file": file, "element": task_spec.name,
                                  "message": f"フォーム '{key}' が forms/ にありません。"})
-            ref = (task_spec.extensions or {}).get("validation")
-            if ref and ref not in parser.dmn_parsers:
-                problems.append({"file": file, "element": task_spec.name,
-                                 "message": f"検証ルール (DMN) '{ref}' がありません。"})
+            for ref in validation_refs((task_spec.extensions or {}).get("validation")):
+                if ref not in parser.dmn_parsers:
+                    problems.append({"file": file, "element": task_spec.name,
+                                     "message": f"検証ルール (DMN) '{ref}' がありません。"})
     return problems

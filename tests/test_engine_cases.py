@@ -143,6 +143,24 @@ def test_task_without_form_accepts_only_a_flat_object(sample):
     assert [t["name"] for t in after["tasks"]] == ["受理判断"]
 
 
+def test_working_variables_the_model_declares_stay_out_of_case_data(kasane, tmp_path):
+    clock.set_now("2025-04-07")
+    text = (MODELS / "sample.bpmn").read_text(encoding="utf-8").replace(
+        '<bpmn:laneSet id="LaneSet_1">',
+        '<bpmn:extensionElements><camunda:properties><camunda:property name="internalVariables" '
+        'value=" 判断日,理由 "/></camunda:properties></bpmn:extensionElements>\n'
+        '    <bpmn:laneSet id="LaneSet_1">')
+    (tmp_path / "sample.bpmn").write_text(text, encoding="utf-8")
+    kasane.deploy([tmp_path])
+    kasane.add_user("tanaka", [COORD])
+    case = kasane.open_case("sample", "tanaka", {"相談者": "重 花子"})
+    done = kasane.complete_task(case["tasks"][0]["task_id"], "tanaka",
+                                {"判断日": "2025-04-07", "判断": "受理", "理由": "複合課題"})
+    assert done["data"]["判断"] == "受理" and done["data"]["相談者"] == "重 花子"
+    assert "判断日" not in done["data"] and "理由" not in done["data"]
+    assert kasane.show_case(case["case_id"])["data"] == done["data"]
+
+
 def test_completed_task_cannot_be_completed_again(sample):
     case = sample.open_case("sample", "tanaka")
     task_id = case["tasks"][0]["task_id"]
@@ -168,7 +186,8 @@ def test_message_event_is_delivered_only_while_the_case_waits_for_it(sample):
     case = sample.open_case("sample", "tanaka")
     with pytest.raises(Conflict) as refused:
         sample.send_event(case["case_id"], "状況変化", "tanaka", {"内容": "入院"})
-    assert "状況変化" in refused.value.message
+    assert refused.value.message == (f"ケース {case['case_id']} は段階「多機関協働」にあり、"
+                                     "今は「状況変化」を記録できません。今記録できるイベントはありません。")
     with pytest.raises(NotFound):
         sample.send_event(case["case_id"], "存在しない", "tanaka", {})
     after = sample.complete_task(case["tasks"][0]["task_id"], "tanaka",

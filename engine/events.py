@@ -41,7 +41,8 @@ def send_event(session: Session, case_id, message: str, actor: str, data=None) -
         if message not in known_messages(loaded.pathway):
             raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
         possible = "、".join(sorted(open_now))
-        raise Conflict(f"ケース {loaded.row.id} は段階「{loaded.row.stage or '不明'}」にあり、"
+        stage = cases.stage_and_status(loaded.workflow, [], loaded.row.stage)[0]  # timers may have fired
+        raise Conflict(f"ケース {loaded.row.id} は段階「{stage or '不明'}」にあり、"
                        f"今は「{message}」を記録できません。"
                        + (f"今記録できるイベント: {possible}。" if possible
                           else "今記録できるイベントはありません。"))

@@ -143,22 +143,45 @@ def test_task_without_form_accepts_only_a_flat_object(sample):
     assert [t["name"] for t in after["tasks"]] == ["受理判断"]
 
 
+def counting_model(internal: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="counting" isExecutable="true">
+    <bpmn:extensionElements><camunda:properties>
+      <camunda:property name="internalVariables" value="{internal}"/>
+    </camunda:properties></bpmn:extensionElements>
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="{COORD}"><bpmn:flowNodeRef>check</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="count"/>
+    <bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>回数 = 1
+見込み = "3か月"</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="count" targetRef="check"/>
+    <bpmn:userTask id="check" name="確認"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
 def test_working_variables_the_model_declares_stay_out_of_case_data(kasane, tmp_path):
     clock.set_now("2025-04-07")
-    text = (MODELS / "sample.bpmn").read_text(encoding="utf-8").replace(
-        '<bpmn:laneSet id="LaneSet_1">',
-        '<bpmn:extensionElements><camunda:properties><camunda:property name="internalVariables" '
-        'value=" 判断日,理由 "/></camunda:properties></bpmn:extensionElements>\n'
-        '    <bpmn:laneSet id="LaneSet_1">')
-    (tmp_path / "sample.bpmn").write_text(text, encoding="utf-8")
+    (tmp_path / "counting.bpmn").write_text(counting_model(" 回数, 補助 "), encoding="utf-8")
     kasane.deploy([tmp_path])
     kasane.add_user("tanaka", [COORD])
-    case = kasane.open_case("sample", "tanaka", {"相談者": "重 花子"})
-    done = kasane.complete_task(case["tasks"][0]["task_id"], "tanaka",
-                                {"判断日": "2025-04-07", "判断": "受理", "理由": "複合課題"})
-    assert done["data"]["判断"] == "受理" and done["data"]["相談者"] == "重 花子"
-    assert "判断日" not in done["data"] and "理由" not in done["data"]
+    case = kasane.open_case("counting", "tanaka", {"相談者": "重 花子"})
+    assert case["data"] == {"相談者": "重 花子", "見込み": "3か月"}
+    done = kasane.complete_task(case["tasks"][0]["task_id"], "tanaka", {"メモ": "確認した", "補助": "x"})
+    assert done["data"] == {"相談者": "重 花子", "見込み": "3か月", "メモ": "確認した"}
     assert kasane.show_case(case["case_id"])["data"] == done["data"]
+
+
+def test_a_working_variable_may_not_hide_what_a_person_enters(kasane, tmp_path):
+    (tmp_path / "counting.bpmn").write_text(counting_model("回数, 判断"), encoding="utf-8")
+    assert kasane.lint([tmp_path])["problems"] == [{
+        "file": "counting.bpmn", "element": "counting",
+        "message": "internalVariables の「判断」はフォーム「受理判断」の項目です。"
+                   "利用者が入力する値は作業用の変数にできません。"}]
 
 
 def test_completed_task_cannot_be_completed_again(sample):

@@ -391,3 +391,13 @@ def test_closure_without_follow_up(jusou):
     case.do("モニタリング", 方向性="終結", 次回予定日=None)
     summary = case.do("終結協議", 判断="終結", フォローアップ要否="不要", フォローアップ予定日=None)
     assert stage(summary) == ("終結", "closed") and summary["timers"] == [] and case.tasks() == []
+
+
+def test_a_refused_event_names_the_stage_the_case_is_in_now(jusou):
+    case = Case(jusou, "2025-04-07")
+    agreed_plan(case, "2025-07-07")
+    clock.set_now("2025-07-08")  # the モニタリング期日 has passed; no sweep has run yet
+    with pytest.raises(Conflict) as refused:
+        case.event("状況変化", 日付="2025-07-08", 内容="入院した。")
+    assert "段階「モニタリング」にあり" in refused.value.message
+    assert "今記録できるイベント: 同意撤回、接触記録。" in refused.value.message

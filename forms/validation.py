@@ -3,12 +3,12 @@
     values = validate_form("モニタリング", payload)   # task data, or InvalidInput
     values = validate_form(None, payload)            # no form: a flat JSON object
 
-Errors come back as one Japanese message per field, keyed by the field name; a field of a
-repeating table is named by its row in words (``接触の試み（1行目）の方法``).
+Errors come back as one Japanese message per field, keyed by the field name; a list
+position is named in words (``合意事項（2行目）``, ``接触の試み（1行目）の方法``).
 """
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
 
 import forms
 from engine.errors import InvalidInput
@@ -28,7 +28,7 @@ def validate_form(key: str | None, data) -> dict:
     try:
         return schema().load(data)
     except ValidationError as exc:
-        raise InvalidInput("入力内容に誤りがあります。", flatten_messages(exc.messages, schema)) from exc
+        raise InvalidInput("入力内容に誤りがあります。", flatten_messages(exc.messages)) from exc
 
 
 def check_flat_object(data) -> dict:
@@ -44,38 +44,26 @@ def check_flat_object(data) -> dict:
     return data
 
 
-def _item_name(name: str, index: int, field) -> str:
-    """A list position in words: the n-th row of a table, the n-th choice of a multiselect."""
-    rows = isinstance(field, fields.List) and isinstance(field.inner, fields.Nested)
-    return f"{name}（{index + 1}{'行目' if rows else '番目'}）"
+def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested messages as {field name: message}, list positions in words.
 
-
-def flatten_messages(messages, schema=None, prefix: str = "") -> dict[str, str]:
-    """marshmallow's nested messages as {field name: message}.
-
-    ``{"接触の試み": {0: {"方法": [...]}}}`` becomes ``{"接触の試み（1行目）の方法": ...}``;
-    a message about a whole row is keyed by the row (``課題（1行目）``).
+    ``{"接触の試み": {0: {"方法": [...]}}}`` becomes ``{"接触の試み（1行目）の方法": ...}`` and
+    ``{"合意事項": {1: [...]}}`` becomes ``{"合意事項（2行目）": ...}``; a message about a whole
+    row is keyed by the row (``課題（1行目）``).
     """
-    declared = getattr(schema, "_declared_fields", {}) if schema is not None else {}
     flat: dict[str, str] = {}
     if not isinstance(messages, dict):
         flat[prefix or SCHEMA_KEY] = " ".join(map(str, messages))
         return flat
     for key, value in messages.items():
-        if key == SCHEMA_KEY and prefix:
-            name, field = prefix, None
+        if isinstance(key, int):
+            name = f"{prefix}（{key + 1}行目）"
+        elif key == SCHEMA_KEY and prefix:
+            name = prefix
         else:
             name = f"{prefix}の{key}" if prefix else str(key)
-            field = declared.get(key)
         if isinstance(value, dict):
-            for index, inner in value.items():
-                if isinstance(index, int):
-                    row = _item_name(name, index, field)
-                    nested = field.inner.nested if isinstance(getattr(field, "inner", None),
-                                                              fields.Nested) else None
-                    flat.update(flatten_messages(inner, nested, row))
-                else:
-                    flat.update(flatten_messages({index: inner}, None, name))
+            flat.update(flatten_messages(value, name))
         else:
             flat[name] = " ".join(map(str, value)) if isinstance(value, list) else str(value)
     return flat

@@ -30,7 +30,7 @@ def refused_fields(key, **values) -> dict:
 
 def test_rows_and_list_items_are_named_in_words():
     assert refused_fields("支援会議記録", 合意事項=["見守り", "会食"]) == {
-        "合意事項（2番目）": "選択肢から選んでください。"}
+        "合意事項（2行目）": "選択肢から選んでください。"}
     attempts = [{"日付": "2025-09-24", "方法": "訪問", "結果": "接触"},
                 {"日付": "2025-09-25", "方法": "手紙", "結果": "接触"}]
     assert refused_fields("中断協議", 接触の試み=attempts) == {

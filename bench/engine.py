@@ -7,7 +7,7 @@ P1: completing a human task through the engine API (load, validate, run, persist
     the engine's fixed costs).
 P2: completing a task at loop cycle 200 of one case against cycle 1 (medians over cycles
     196-200 and 1-5): the one-task loop, and the pathway's モニタリング → 継続 → 支援実施 →
-    T-monitor loop.
+    モニタリング期日 (t_monitor) loop.
 
 Usage: python bench/engine.py [--rounds N] [--database-url URL]
 """
@@ -111,7 +111,7 @@ def case_at_monitoring(api: Kasane) -> tuple[int, dict]:
 
 
 def next_monitoring(api: Kasane, case_id: int) -> tuple[int, dict]:
-    due = next(t["due"] for t in api.show_case(case_id)["timers"] if t["name"] == "T-monitor")
+    due = next(t["due"] for t in api.show_case(case_id)["timers"] if t["element"] == "t_monitor")
     clock.set_now(due)
     api.run_timers()
     task = next(t for t in api.list_tasks(case_id=case_id) if t["name"] == "モニタリング")

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_, select
 
 import forms
+from forms.validation import check_flat_object, validate_form
 from engine import (access, agencies, audit, cases, clock, consents, deployments, events,
                     households, human_tasks, incidents, meetings, records, search, sweep,
                     users)
@@ -129,7 +130,7 @@ class Kasane:
     # --- cases -----------------------------------------------------------------------------
 
     def open_case(self, pathway: str, actor: str, data: dict | None = None) -> dict:
-        data = human_tasks.check_flat_object(data or {})
+        data = check_flat_object(data or {})
         with self._writing(actor, required=True) as (session, call):
             row = cases.open_case(session, pathway, call.actor, data)
             call.log("case.open", basis="receiving", case_id=row.id)
@@ -182,7 +183,7 @@ class Kasane:
 
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
         form_key = message if forms.get_form(message) else None  # an event's form: its name
-        values = human_tasks.validate_form(form_key, data)
+        values = validate_form(form_key, data)
         with self._writing(actor, required=True) as (session, call):
             row = get_case_row(session, case_id)
             seen = access.for_case(session, call.actor, row.id, to_work=True)
@@ -253,7 +254,7 @@ class Kasane:
             row = human_tasks.get_task(session, task_id)
             self._to_work(session, call, row, "task.complete")
             human_tasks.require_open(row)
-            values = human_tasks.validate_form(row.form_key, data)
+            values = validate_form(row.form_key, data)
             if case_version is not None and get_case_row(session, row.case_id).version_id != case_version:
                 raise Conflict("このケースは表示したあとで更新されました。最新の内容を"
                                            "読み込み直してから入力してください（入力内容は残ります）。")

@@ -35,6 +35,7 @@ class Pathway:
     spec: object
     subprocess_specs: dict
     decisions: dict = field(default_factory=dict)  # decision id -> DMNEngine
+    internal: frozenset = frozenset()  # working variables the models declare (internalVariables)
 
 
 @dataclass
@@ -215,10 +216,11 @@ def load_pathway(deployment: Deployment) -> Pathway:
             bundle = parse_bundle(dict(deployment.files))
             if bundle.problems:
                 raise ModelRefused("保存されたモデルを読み込めません。", bundle.problems)
-            parsed = _cache[key] = build_pathway(bundle.parser, deployment.pathway)
-    spec, subprocess_specs, decisions = parsed
+            parsed = _cache[key] = (*build_pathway(bundle.parser, deployment.pathway),
+                                    modelcheck.internal_variables(bundle.files))
+    spec, subprocess_specs, decisions, internal = parsed
     return Pathway(deployment.id, deployment.pathway, deployment.version, deployment.name,
-                   spec, subprocess_specs, decisions)
+                   spec, subprocess_specs, decisions, internal)
 
 
 def _exception_text(exc: Exception) -> str:

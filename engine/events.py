@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.orm import Session
 
-from engine import history, records
+from engine import history, records, snapshot
 from engine.errors import Conflict, NotFound
 from engine.unit_of_work import case_unit, model_error
 
@@ -33,12 +33,18 @@ def known_messages(pathway) -> set[str]:
 def send_event(session: Session, case_id, message: str, user, values: dict, form_key: str | None):
     """Deliver a message (with already validated values) to a case waiting for it."""
     with case_unit(session, case_id) as loaded:
-        waiting = waiting_messages(loaded.workflow).get(message)
+        open_now = waiting_messages(loaded.workflow)
+        waiting = open_now.get(message)
         if not waiting:
             if message not in known_messages(loaded.pathway):
                 raise NotFound(f"パスウェイ '{loaded.row.pathway}' にイベント「{message}」はありません。")
-            raise Conflict(f"ケース {loaded.row.id} は今「{message}」を受け付けていません"
-                           f"（段階: {loaded.row.stage or '不明'}）。")
+            possible = "、".join(sorted(open_now))
+            # Timers that fired on loading may have moved the case on.
+            stage = snapshot.stage_and_status(loaded.workflow, loaded.finished, loaded.row.stage)[0]
+            raise Conflict(f"ケース {loaded.row.id} は段階「{stage or '不明'}」にあり、"
+                           f"今は「{message}」を記録できません。"
+                           + (f"今記録できるイベント: {possible}。" if possible
+                              else "今記録できるイベントはありません。"))
         record_id = records.keep(session, loaded.row.id, "event", form_key, message, user, values)
         # Build the event from the definition the parsed spec uses: SpiffWorkflow matches
         # on the parser's own MessageEventDefinition class.

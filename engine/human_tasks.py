@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import UUID
 
-from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-import forms
 from engine import access, clock, history, records
 from engine.errors import Conflict, InvalidInput, NotFound
+from engine.modelcheck import validation_refs
 from engine.store import Member
 from engine.task_index import TASKS, task_dict
 from engine.unit_of_work import case_unit, model_error
@@ -93,56 +92,16 @@ def parse_cursor(cursor: str) -> tuple[datetime, datetime, str]:
                            f"cursor を指定してください。", {"after": "正しくないカーソルです。"}) from None
 
 
-def check_flat_object(data) -> dict:
-    """Data for a task or event with no form: a flat JSON object."""
-    if not isinstance(data, dict):
-        raise InvalidInput("データは JSON オブジェクトで指定してください。")
-    nested = {k: "入れ子の値は使用できません。" for k, v in data.items()
-              if isinstance(v, (dict, list))}
-    bad_keys = {k: "項目名は識別子にしてください。" for k in data
-                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")}
-    if nested or bad_keys:
-        raise InvalidInput("データが正しくありません。", {**nested, **bad_keys})
-    return data
-
-
-def validate_form(key: str | None, data) -> dict:
-    """Form data checked against the task's form; one message per field, nothing stored."""
-    if key is None:
-        return check_flat_object(data or {})
-    schema = forms.get_form(key)
-    if schema is None:
-        raise InvalidInput(f"フォーム '{key}' が見つかりません。")
-    if not isinstance(data, dict):
-        raise InvalidInput("データは JSON オブジェクトで指定してください。")
-    try:
-        return schema().load(data)
-    except ValidationError as exc:
-        raise InvalidInput("入力内容に誤りがあります。", flatten_messages(exc.messages)) from exc
-
-
-def flatten_messages(messages, prefix="") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, (dict)):
-                flat.update(flatten_messages(value, name))
-            else:
-                flat[name] = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-    else:
-        flat[prefix or "_schema"] = " ".join(map(str, messages))
-    return flat
-
-
 def check_validation_rule(pathway, task, values: dict) -> None:
-    """A user task may name a DMN decision (property ``validation``) that refuses data.
+    """A user task may name DMN decisions (property ``validation``) that refuse data.
 
-    The decision sees the data objects in scope, the task data and the submitted form. A
-    matched rule whose output ``エラー`` is not empty refuses the completion with it.
+    ``validation`` holds one decision id or several, separated by commas; every one is
+    evaluated. Each sees the data objects in scope, the task data and the submitted form.
+    A matched rule whose output ``エラー`` is not empty refuses the completion; the messages
+    of all decisions are combined, in the order the property names them.
     """
-    ref = (task.task_spec.extensions or {}).get("validation")
-    if not ref:
+    refs = validation_refs((task.task_spec.extensions or {}).get("validation"))
+    if not refs:
         return
     saved = task.data
     data_objects = {}
@@ -151,17 +110,18 @@ def check_validation_rule(pathway, task, values: dict) -> None:
         data_objects = {**wf.data_objects, **data_objects}
         wf = wf.parent_workflow
     task.data = {**data_objects, **saved, **values}
+    messages = []
     try:
-        result = pathway.decisions[ref].result(task)
+        for ref in refs:
+            found = pathway.decisions[ref].result(task).get("エラー")
+            messages += found if isinstance(found, list) else [found]
     except SpiffWorkflowException as exc:
         raise model_error(exc) from exc
     finally:
         task.data = saved
-    messages = result.get("エラー")
-    if isinstance(messages, list):
-        messages = " ".join(m for m in messages if m)
+    messages = [str(m) for m in messages if m]
     if messages:
-        raise InvalidInput(str(messages))
+        raise InvalidInput(" ".join(messages))
 
 
 def get_task(session: Session, task_id) -> object:
@@ -175,8 +135,8 @@ def get_task(session: Session, task_id) -> object:
 
 def require_open(row) -> None:
     if row.state != "open":
-        done = "完了" if row.state == "completed" else "取り消し"
-        raise Conflict(f"タスク「{row.name}」は既に{done}されています。")
+        done = "既に完了しています" if row.state == "completed" else "取り消されています"
+        raise Conflict(f"タスク「{row.name}」は{done}。")
 
 
 def claim(session: Session, row, user_name: str | None) -> None:

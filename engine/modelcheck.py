@@ -1,6 +1,7 @@
 """Static checks that refuse a model before it runs, each naming the element and the reason."""
 from __future__ import annotations
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import BPMN_MODEL_NS
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -113,18 +114,53 @@ def quote_plain_timer_expressions(tree) -> None:
                 node.text = repr(text)
 
 
+def comma_list(value: str | None) -> list[str]:
+    """The names in a property value: one, or several separated by commas."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def validation_refs(value: str | None) -> list[str]:
+    """The decision ids a ``validation`` property names."""
+    return comma_list(value)
+
+
+INTERNAL = ("./bpmn:extensionElements/camunda:properties/"
+            "camunda:property[@name='internalVariables']/@value")
+
+
+def declared_internal(process_node) -> list[str]:
+    """The working variables a process declares (process-level property ``internalVariables``)."""
+    return [name for value in process_node.xpath(INTERNAL, namespaces=NS)
+            for name in comma_list(value)]
+
+
+def internal_variables(files: dict[str, str]) -> frozenset[str]:
+    """The working variables the processes of a deployment declare. Case data leaves them out."""
+    names: set[str] = set()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for process in etree.fromstring(text.encode("utf-8")).iterfind("bpmn:process", NS):
+                names.update(declared_internal(process))
+    return frozenset(names)
+
+
 def decisions_used(process_node) -> set[str]:
     refs = set(process_node.xpath(".//bpmn:businessRuleTask/@camunda:decisionRef", namespaces=NS))
-    refs |= set(process_node.xpath(
-        ".//camunda:property[@name='validation']/@value", namespaces=NS))
+    for value in process_node.xpath(".//camunda:property[@name='validation']/@value", namespaces=NS):
+        refs |= set(validation_refs(value))
     return {r.strip() for r in refs if r.strip()}
 
 
 def check_conventions(parser, process_id: str) -> list[dict]:
-    """Forms must exist and validation decisions must be deployed with the model, in the
-    process and in every subprocess it embeds or calls."""
+    """Forms must exist, validation decisions must be deployed with the model, and declared
+    working variables must not hide a form field: in the process and in every subprocess it
+    embeds or calls."""
     problems = []
     specs = {process_id: parser.get_spec(process_id), **parser.get_subprocess_specs(process_id)}
+    entered: dict[str, str] = {}  # form field -> the first form that has it
+    for key, form in forms.FORMS.items():
+        for name in form._declared_fields:
+            entered.setdefault(name, key)
     for spec_id, spec in specs.items():
         file = parser.get_process_parser(spec_id).filename
         for task_spec in spec.task_specs.values():
@@ -134,8 +170,14 @@ def check_conventions(parser, process_id: str) -> list[dict]:
             if key and forms.get_form(key) is None:
                 problems.append({"file": file, "element": task_spec.name,
                                  "message": f"フォーム '{key}' が forms/ にありません。"})
-            ref = (task_spec.extensions or {}).get("validation")
-            if ref and ref not in parser.dmn_parsers:
-                problems.append({"file": file, "element": task_spec.name,
-                                 "message": f"検証ルール (DMN) '{ref}' がありません。"})
+            for ref in validation_refs((task_spec.extensions or {}).get("validation")):
+                if ref not in parser.dmn_parsers:
+                    problems.append({"file": file, "element": task_spec.name,
+                                     "message": f"検証ルール (DMN) '{ref}' がありません。"})
+        # What a person enters is never hidden: a working variable may not share a form field's name.
+        for name in declared_internal(parser.get_process_parser(spec_id).node):
+            if name in entered:
+                problems.append({"file": file, "element": spec_id,
+                                 "message": f"internalVariables の「{name}」はフォーム「{entered[name]}」"
+                                            f"の項目です。利用者が入力する値は作業用の変数にできません。"})
     return problems

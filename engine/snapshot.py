@@ -88,13 +88,13 @@ def called_process(subprocess) -> bool:
     return isinstance(task.task_spec, CallActivity)
 
 
-def case_data(workflow: BpmnWorkflow) -> dict:
+def case_data(workflow: BpmnWorkflow, internal: frozenset[str] = frozenset()) -> dict:
     """The case's data: the task completed last in the main process or an embedded
-    subprocess, plus their data objects."""
+    subprocess, plus their data objects, without the model's working variables."""
     workflows = own_workflows(workflow)
     tasks = [t for wf in workflows for t in wf.tasks.values() if t.has_state(TaskState.COMPLETED)]
     latest = max(tasks, key=lambda t: t.last_state_change, default=workflow.task_tree)
     data = dict(latest.data)
     for wf in workflows:
         data.update({k: v for k, v in wf.data_objects.items() if v is not None})
-    return data
+    return {k: v for k, v in data.items() if k not in internal}

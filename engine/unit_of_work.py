@@ -178,7 +178,7 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
         row.timers, row.next_timer_at = timers.pending_timers(workflow)
     except ValueError as exc:
         raise model_error(exc, row.id) from exc
-    row.data = state.json_ready(snapshot.case_data(workflow))
+    row.data = state.json_ready(snapshot.case_data(workflow, loaded.pathway.internal))
     row.state = state.dump(workflow)
     row.serializer_version = state.SERIALIZER_VERSION
     row.updated_at = clock.now()

@@ -43,7 +43,7 @@ FIELD_MESSAGES: dict[type[Field], dict[str, str]] = {
     fields.String: {"invalid": "文字で入力してください。", "invalid_utf8": "文字で入力してください。"},
     fields.Number: {"invalid": "数値で入力してください。", "too_large": "数値が大きすぎます。"},
     fields.Integer: {"invalid": "整数で入力してください。"},
-    fields.Boolean: {"invalid": "はい（true）かいいえ（false）で入力してください。"},
+    fields.Boolean: {"invalid": "「はい」か「いいえ」で入力してください。"},
     fields.Date: {"invalid": INVALID_DATE, "format": INVALID_DATE, "invalid_awareness": INVALID_DATE},
     fields.List: {"invalid": "一覧（リスト）で入力してください。"},
     fields.Nested: {"type": INVALID_FORM},
@@ -304,9 +304,19 @@ def agencies(label: str, example: list[str], *, scope: str | None = None) -> fie
     )
 
 
+YES_WORDS = frozenset({"はい"})
+NO_WORDS = frozenset({"いいえ"})
+
+
 def checkbox(label: str, example: bool, *, scope: str | None = None) -> fields.Boolean:
-    """A yes/no box; unticked (absent or empty) loads as ``False``."""
-    return fields.Boolean(metadata=_meta(label, "checkbox", example, scope=scope), load_default=False)
+    """A yes/no box; unticked (absent or empty) loads as ``False``.
+
+    Besides JSON booleans (and marshmallow's "true"/"false" texts) it takes the labels a
+    person sees: はい and いいえ.
+    """
+    return fields.Boolean(metadata=_meta(label, "checkbox", example, scope=scope),
+                          load_default=False, truthy=fields.Boolean.truthy | YES_WORDS,
+                          falsy=fields.Boolean.falsy | NO_WORDS)
 
 
 def number(label: str, example: int, *, required: bool = False, minimum: int = 0,
@@ -349,5 +359,7 @@ AGENCIES = [
     "民生委員",
     "その他",
 ]
-FIELDS_OF_SUPPORT = ["介護", "障害", "子ども", "困窮", "その他"]
-
+# The fields of the 包括的相談支援 (あわら市 実施計画 第4章: 包括化推進員 come from 高齢, 介護,
+# 障害, 子ども and 生活困窮); その他 for a consultation received outside them (社協, say).
+FIELDS_OF_SUPPORT = ["高齢", "介護", "障害", "子ども", "生活困窮", "その他"]
+# What an agency shares about a person (情報共有同意書の情報範囲, 連携シートの共有した情報).

@@ -16,7 +16,7 @@ class SituationChangeEvent(FormSchema):
 
 
 class ContactRecordEvent(FormSchema):
-    """接触記録: feeds T-nocontact and the 中断 criteria."""
+    """接触記録: feeds the 連絡途絶の警告日 (t_nocontact) and the 中断 criteria."""
 
     form_key = "接触記録"
     title = "接触記録"

@@ -1,8 +1,22 @@
-"""Intake forms: 相談受付, ネットワーク対応記録, 受理判断, 同意確認."""
+"""Intake forms: 相談受付, ネットワーク対応記録, 受理判断, 同意確認, and the 連携シート rows."""
 from __future__ import annotations
 
-from forms.base import (AGENCIES, FIELDS_OF_SUPPORT, ConsentFields, FormSchema, MeetingFields, Person,
-                        agencies, checkbox, date, multiselect, select, text)
+from forms.base import (
+    AGENCIES,
+    FIELDS_OF_SUPPORT,
+    SCOPES,
+    ConsentFields,
+    FormSchema,
+    MeetingFields,
+    Person,
+    agencies,
+    checkbox,
+    date,
+    multiselect,
+    rows,
+    select,
+    text,
+)
 
 CONSULTATION_TOPICS = [
     "病気・健康・障害",
@@ -24,6 +38,22 @@ CONSULTATION_TOPICS = [
 ]
 
 
+class LinkageSheetRow(FormSchema):
+    """連携シート: one agency handing a case to another (秋田県社協 トータルケア 4(2)③).
+
+    A row is written when a case is handed to 多機関協働 (相談受付, ネットワーク対応記録) and
+    when the lead agency brings another agency in during ネットワーク対応: who refers to whom,
+    why, whether the person agreed, and what was shared.
+    """
+
+    紹介日 = date("紹介日", "2025-04-07")
+    紹介元 = select("紹介元", AGENCIES, "地域包括支援センター", required=True)
+    紹介先 = select("紹介先", AGENCIES, "福祉まるごと相談室", required=True)
+    紹介理由 = text("紹介理由", "介護と長男のひきこもり・滞納が重なり、機関の役割整理が必要なため。", long=True)
+    本人の同意 = select("本人の同意（情報の共有）", ["あり", "なし"], "あり")
+    共有した情報 = multiselect("共有した情報", SCOPES, ["基本情報", "介護", "家計"])
+
+
 class IntakeForm(FormSchema):
     """相談受付票 (domain §3). 対応 decides D1."""
 
@@ -42,9 +72,9 @@ class IntakeForm(FormSchema):
     )
     ふりがな = text("ふりがな", "かさね はなこ", scope="基本情報")
     氏名 = text("氏名", "重 花子", required=True, scope="基本情報")
-    性別 = select("性別", ["男性", "女性", "他"], "女性", scope="基本情報")
+    性別 = select("性別", ["男性", "女性", "その他"], "女性", scope="基本情報")
     生年月日 = date("生年月日", "1943-05-20", scope="基本情報")
-    住所 = text("住所", "あわらし市本町1-2-3", scope="基本情報")
+    住所 = text("住所", "あわら市本町1-2-3", scope="基本情報")
     電話 = text("電話", "0776-00-0000", scope="基本情報")
     来談者 = text("来談者", "民生委員 佐藤")
     来談者との関係 = select("来談者との関係", ["本人", "家族", "その他"], "その他")
@@ -63,11 +93,12 @@ class IntakeForm(FormSchema):
     )
     年金 = select("年金", ["国民年金", "厚生年金", "障害年金", "遺族年金", "なし", "不明"], "国民年金",
                 scope="家計")
-    同意 = select("相談受付の同意", ["あり", "なし"], "あり")
+    同意 = select("個人情報の取扱いへの同意", ["あり", "なし"], "あり")
     署名日 = date("署名日", "2025-04-07")
     対応 = select(
         "対応", ["自機関対応", "情報提供で終了", "ネットワーク対応", "多機関協働"], "多機関協働", required=True
     )
+    連携シート = rows("連携シート（多機関協働へつなぐとき）", LinkageSheetRow)
 
 
 class NetworkRecordForm(FormSchema):
@@ -81,6 +112,10 @@ class NetworkRecordForm(FormSchema):
     連携機関 = multiselect("連携機関", AGENCIES, ["自立相談支援機関", "民生委員"])
     対応内容 = text("対応内容", "包括と自立相談で役割を確認したが、長男への支援が決まらない。", long=True)
     結果 = select("結果", ["解決", "継続", "多機関協働へ"], "多機関協働へ", required=True)
+    連携シート = rows("連携シート（他の機関・多機関協働へつなぐとき）", LinkageSheetRow, [{
+        "紹介日": "2025-04-14", "紹介元": "地域包括支援センター", "紹介先": "自立相談支援機関",
+        "紹介理由": "税・公共料金の滞納について家計改善支援を依頼するため。", "本人の同意": "あり",
+        "共有した情報": ["基本情報", "家計"]}])
 
 
 class AcceptanceForm(FormSchema):
@@ -118,8 +153,8 @@ class ConsentForm(FormSchema):
     共有先 = agencies("共有先（登録された機関）", [])
     情報範囲 = multiselect(
         "共有する情報の範囲",
-        ["基本", "介護", "障害", "医療", "家計", "支援経過"],
-        ["基本", "介護", "家計", "支援経過"],
+        SCOPES,
+        ["基本情報", "介護", "家計", "支援経過"],
     )
     目的 = text("目的", "重層的支援体制整備事業による支援のため", long=True)
     有効期限 = date("有効期限", "2026-03-31")

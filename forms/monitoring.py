@@ -1,10 +1,20 @@
-"""Forms after the plan: モニタリング, 終結協議, 中断協議, フォローアップ確認, ノーコンタクト警告確認."""
+"""Forms after the plan: モニタリング, 終結協議, 中断協議, フォローアップ確認, 連絡途絶の確認."""
 from __future__ import annotations
 
-from marshmallow import ValidationError, validates_schema
+from marshmallow import ValidationError, validates
 
-from forms.base import (FormSchema, MeetingFields, checkbox, date, future_date_error, is_after_today, rows,
-                        select, text)
+from forms.base import (
+    FormSchema,
+    MeetingFields,
+    checkbox,
+    date,
+    future_date_error,
+    is_after_today,
+    number,
+    rows,
+    select,
+    text,
+)
 
 CONTACT_METHODS = ["電話", "訪問", "連絡票", "関係者経由"]
 CONTACT_RESULTS = ["接触", "不在・応答なし", "消息不明"]
@@ -17,7 +27,11 @@ class GoalRatingRow(FormSchema):
 
 
 class MonitoringForm(FormSchema):
-    """評価シート. 方向性 decides D5; 継続 needs a 次回予定日 after today."""
+    """評価シート. 方向性 decides D5. 次回予定日, when given, is after today.
+
+    That 継続 needs a 次回予定日 is a case rule: the DMN decision ``monitoring_rules``
+    (workflows/monitoring_rules.dmn) that the task names in its ``validation`` property.
+    """
 
     form_key = "モニタリング"
     title = "評価シート"
@@ -31,19 +45,19 @@ class MonitoringForm(FormSchema):
     方向性 = select("方向性", ["継続", "再プラン", "終結", "中断検討"], "継続", required=True)
     次回予定日 = date("次回予定日", "2025-12-12")
 
-    @validates_schema
-    def _next_date_when_continuing(self, data, **kwargs) -> None:
-        if data.get("方向性") != "継続":
-            return
-        next_date = data.get("次回予定日")
-        if next_date is None:
-            raise ValidationError("方向性が「継続」のときは必須です。", "次回予定日")
-        if not is_after_today(next_date):
-            raise ValidationError(future_date_error("次回予定日"), "次回予定日")
+    @validates("次回予定日")
+    def _next_date_after_today(self, value, data_key: str, **kwargs) -> None:
+        if value is not None and not is_after_today(value):
+            raise ValidationError(future_date_error("次回予定日"))
 
 
 class ClosureReviewForm(FormSchema):
-    """終結記録 (重層的支援会議③). 判断 decides D6; フォローアップ予定日 sets T-followup."""
+    """終結記録 (重層的支援会議③). 判断 decides D6.
+
+    With フォローアップ要否 要, フォローアップ予定日 sets the first check (empty: the municipality's
+    default months from today); フォローアップ回数 checks follow, フォローアップ間隔月数 apart (empty:
+    the defaults of workflows/settings.dmn). 終結 needs 本人意向確認 (``closure_rules``).
+    """
 
     form_key = "終結協議"
     title = "終結記録"
@@ -64,7 +78,9 @@ class ClosureReviewForm(FormSchema):
     フォローアップ要否 = select("フォローアップ要否", ["要", "不要"], "要")
     フォローアップ方法 = select("フォローアップ方法", FOLLOW_UP_METHODS, "訪問")
     フォローアップ担当 = text("フォローアップ担当", "社会福祉協議会 CSW")
-    フォローアップ予定日 = date("フォローアップ予定日", "2026-01-09")
+    フォローアップ予定日 = date("フォローアップ予定日（1回目）", "2026-01-09")
+    フォローアップ回数 = number("フォローアップの回数（空なら自治体の既定）", 2, minimum=1)
+    フォローアップ間隔月数 = number("フォローアップの間隔（か月、空なら自治体の既定）", 3, minimum=1)
     不足資源 = text("不足資源（地域課題）", "男性が参加しやすい居場所がない。", long=True)
 
 
@@ -92,7 +108,7 @@ class SuspensionReviewForm(FormSchema):
 
 
 class FollowUpCheckForm(FormSchema):
-    """Follow-up after 終結 (T-followup)."""
+    """One of the periodic checks after 終結 (フォローアップ期日, element t_followup)."""
 
     form_key = "フォローアップ確認"
     title = "フォローアップ確認"
@@ -104,10 +120,11 @@ class FollowUpCheckForm(FormSchema):
 
 
 class NoContactWarningForm(FormSchema):
-    """Acknowledges the 30-day no-contact warning (T-nocontact)."""
+    """Acknowledges the no-contact warning (連絡途絶の警告日, element t_nocontact): no contact
+    for the municipality's number of days (30 by default)."""
 
-    form_key = "ノーコンタクト警告確認"
-    title = "ノーコンタクト警告の確認"
+    form_key = "連絡途絶の確認"
+    title = "連絡途絶の確認"
 
     確認日 = date("確認日", "2025-10-10", required=True)
     対応メモ = text("対応メモ", "10/22に訪問し、連絡票を置く。", long=True)

@@ -1,11 +1,11 @@
-"""参加支援 forms: 参加支援マッチング and 参加支援フォローアップ (T-participation)."""
+"""参加支援 forms: 参加支援マッチング and 参加支援フォローアップ (参加支援の確認日, t_participation)."""
 from __future__ import annotations
 
 from forms.base import FormSchema, date, multiselect, select, text
 
 
 class ParticipationMatchingForm(FormSchema):
-    """Matching with a host; the T-participation checks count from its completion."""
+    """Matching with a host; the checks (参加支援の確認日) count from its completion."""
 
     form_key = "参加支援マッチング"
     title = "参加支援マッチング"

@@ -38,7 +38,7 @@ class HouseholdMemberRow(FormSchema):
         "なし",
         scope="介護",
     )
-    障害手帳 = select("障害手帳", ["なし", "申請中", "身体", "療育", "精神保健福祉"], "なし", scope="障害")
+    障害手帳 = select("障害手帳", ["なし", "申請中", "身体", "療育", "精神"], "なし", scope="障害")
     疾病 = text("疾病", "なし", scope="医療")
     ケア役割 = text("ケア役割", "母の見守り", scope="支援経過")
     ヤングケアラー = checkbox("ヤングケアラー", False, scope="支援経過")
@@ -94,7 +94,8 @@ class PlanRow(FormSchema):
 
 
 class PlanForm(FormSchema):
-    """重層的支援プラン (プラン兼利用申込書). モニタリング予定日 sets T-monitor."""
+    """重層的支援プラン (プラン兼利用申込書). モニタリング予定日 sets the モニタリング期日
+    (element t_monitor); left empty, the plan agreement adds settings.dmn's 既定モニタリング月数."""
 
     form_key = "プラン作成"
     title = "重層的支援プラン"
@@ -108,13 +109,13 @@ class PlanForm(FormSchema):
     アウトリーチ利用 = checkbox("アウトリーチ利用", False)
     計画開始日 = date("計画期間（開始）", "2025-06-13")
     計画終了日 = date("計画期間（終了）", "2025-12-12")
-    モニタリング予定日 = date("モニタリング予定日", "2025-09-12", required=True)
+    モニタリング予定日 = date("モニタリング予定日（空なら自治体の既定の月数後）", "2025-09-12")
     本人同意署名日 = date("本人同意署名日", "2025-06-11")
     主担当機関 = text("主担当機関", "福祉まるごと相談室")
 
     @validates("モニタリング予定日")
     def _monitoring_after_today(self, value, data_key: str, **kwargs) -> None:
-        if not is_after_today(value):
+        if value is not None and not is_after_today(value):
             raise ValidationError(future_date_error("モニタリング予定日"))
 
 
@@ -125,7 +126,7 @@ class ReplanForm(PlanForm):
     title = "重層的支援プラン（再プラン）"
 
     作成日 = date("作成日", "2025-08-27", required=True)
-    モニタリング予定日 = date("モニタリング予定日", "2025-12-01", required=True)
+    モニタリング予定日 = date("モニタリング予定日（空なら自治体の既定の月数後）", "2025-12-01")
 
     変更理由 = text("状況の変化", "祖母が骨折で入院した。", long=True)
     現プランの評価 = text("現プランの評価", "ショートステイの増回で長女の負担は減った。", long=True)

@@ -149,6 +149,47 @@ def test_task_without_form_accepts_only_a_flat_object(sample):
     assert [t["name"] for t in after["tasks"]] == ["受理判断"]
 
 
+def counting_model(internal: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="counting" isExecutable="true">
+    <bpmn:extensionElements><camunda:properties>
+      <camunda:property name="internalVariables" value="{internal}"/>
+    </camunda:properties></bpmn:extensionElements>
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="{COORD}"><bpmn:flowNodeRef>check</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="count"/>
+    <bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>回数 = 1
+見込み = "3か月"</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="count" targetRef="check"/>
+    <bpmn:userTask id="check" name="確認"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_working_variables_the_model_declares_stay_out_of_case_data(kasane, tmp_path):
+    clock.set_now("2025-04-07")
+    (tmp_path / "counting.bpmn").write_text(counting_model(" 回数, 補助 "), encoding="utf-8")
+    kasane.deploy([tmp_path])
+    kasane.add_user("tanaka", [COORD])
+    case = kasane.open_case("counting", "tanaka", {"相談者": "重 花子"})
+    assert case["data"] == {"相談者": "重 花子", "見込み": "3か月"}
+    done = kasane.complete_task(case["tasks"][0]["task_id"], "tanaka", {"メモ": "確認した", "補助": "x"})
+    assert done["data"] == {"相談者": "重 花子", "見込み": "3か月", "メモ": "確認した"}
+    assert kasane.show_case(case["case_id"])["data"] == done["data"]
+
+
+def test_a_working_variable_may_not_hide_what_a_person_enters(kasane, tmp_path):
+    (tmp_path / "counting.bpmn").write_text(counting_model("回数, 判断"), encoding="utf-8")
+    assert kasane.lint([tmp_path])["problems"] == [{
+        "file": "counting.bpmn", "element": "counting",
+        "message": "internalVariables の「判断」はフォーム「受理判断」の項目です。"
+                   "利用者が入力する値は作業用の変数にできません。"}]
+
+
 def test_completed_task_cannot_be_completed_again(sample):
     case = sample.open_case("sample", "tanaka")
     task_id = case["tasks"][0]["task_id"]
@@ -174,7 +215,8 @@ def test_message_event_is_delivered_only_while_the_case_waits_for_it(sample):
     case = sample.open_case("sample", "tanaka")
     with pytest.raises(Conflict) as refused:
         sample.send_event(case["case_id"], "状況変化", "tanaka", {"内容": "入院"})
-    assert "状況変化" in refused.value.message
+    assert refused.value.message == (f"ケース {case['case_id']} は段階「多機関協働」にあり、"
+                                     "今は「状況変化」を記録できません。今記録できるイベントはありません。")
     with pytest.raises(NotFound):
         sample.send_event(case["case_id"], "存在しない", "tanaka", {})
     after = sample.complete_task(case["tasks"][0]["task_id"], "tanaka",

@@ -115,3 +115,74 @@ def test_a_business_rule_task_without_a_decision_is_a_problem_not_a_crash(kasane
     <bpmn:sequenceFlow id="f2" sourceRef="rule" targetRef="e"/>""")
     assert [(p["element"], "decisionRef" in p["message"]) for p in problems] == \
         [("rule", True)]
+
+
+SHORT_CHECK = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="Defs_short" name="短い中断" namespace="http://kasane.example/tests">
+  <decision id="short_check" name="短い中断">
+    <decisionTable id="short_table" hitPolicy="COLLECT">
+      <input id="in_kind" label="種別"><inputExpression id="in_kind_expr" typeRef="string"><text>種別</text></inputExpression></input>
+      <input id="in_days" label="日数"><inputExpression id="in_days_expr" typeRef="integer"><text>日数</text></inputExpression></input>
+      <output id="out_error" label="エラー" name="エラー" typeRef="string"/>
+      <rule id="under_30">
+        <inputEntry id="under_30_kind"><text>"中断"</text></inputEntry>
+        <inputEntry id="under_30_days"><text>&lt; 30</text></inputEntry>
+        <outputEntry id="under_30_out"><text>"30日未満では中断を検討できません。"</text></outputEntry>
+      </rule>
+      <rule id="under_60">
+        <inputEntry id="under_60_kind"><text>"中断"</text></inputEntry>
+        <inputEntry id="under_60_days"><text>&lt; 60</text></inputEntry>
+        <outputEntry id="under_60_out"><text>"60日未満です。"</text></outputEntry>
+      </rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+
+def two_rule_models(tmp_path, value: str):
+    (tmp_path / "rules.bpmn").write_text((MODELS / "rules.bpmn").read_text(encoding="utf-8")
+                                         .replace('value="proposal_check"', f'value="{value}"'),
+                                         encoding="utf-8")
+    for name in ("rules.dmn", "rules_defaults.dmn"):
+        (tmp_path / name).write_text((MODELS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "short.dmn").write_text(SHORT_CHECK, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_validation_property_may_name_several_decisions_and_all_of_them_speak(kasane, tmp_path):
+    clock.set_now("2025-04-01")
+    kasane.deploy([two_rule_models(tmp_path, "proposal_check, short_check")])
+    kasane.add_user("ito", ["担当"])
+    case = kasane.open_case("rules", "ito")
+    task_id = case["tasks"][0]["task_id"]
+    with pytest.raises(InvalidInput) as refused:
+        kasane.complete_task(task_id, "ito", {"種別": "中断", "日数": 29})
+    # every decision is evaluated, in the order the property names them; COLLECT rules too
+    assert refused.value.message == ("中断の基準を満たしていません: 最終接触から29日です（90日以上が必要）。"
+                                     " 30日未満では中断を検討できません。 60日未満です。")
+    with pytest.raises(InvalidInput) as refused:
+        kasane.complete_task(task_id, "ito", {"種別": "中断", "日数": 50})
+    assert refused.value.message == "中断の基準を満たしていません: 最終接触から50日です（90日以上が必要）。 60日未満です。"
+    assert kasane.complete_task(task_id, "ito", {"種別": "中断", "日数": 95})["status"] == "closed"
+
+
+def test_every_decision_a_validation_property_names_must_be_deployed(kasane, tmp_path):
+    result = kasane.lint([two_rule_models(tmp_path, "proposal_check, nothing ,short_check, missing")])
+    assert result["problems"] == [
+        {"file": "rules.bpmn", "element": "propose", "message": "検証ルール (DMN) 'nothing' がありません。"},
+        {"file": "rules.bpmn", "element": "propose", "message": "検証ルール (DMN) 'missing' がありません。"},
+    ]
+
+
+def test_the_pathways_name_their_rule_decisions():
+    from engine import modelcheck
+    from lxml import etree
+    from tests.conftest import ROOT
+
+    tree = etree.parse(str(ROOT / "workflows" / "jusou.bpmn"))
+    [monitoring] = tree.xpath("//bpmn:userTask[@id='monitoring']", namespaces=modelcheck.NS)
+    [value] = monitoring.xpath(".//camunda:property[@name='validation']/@value", namespaces=modelcheck.NS)
+    assert modelcheck.validation_refs(value) == ["suspension_criteria", "monitoring_rules"]
+    assert {"suspension_criteria", "monitoring_rules", "closure_rules", "default_intervals"} <= \
+        modelcheck.decisions_used(tree.getroot())

@@ -20,7 +20,7 @@ from forms.base import WIDGETS
 TASK_KEYS = [
     "相談受付", "ネットワーク対応記録", "受理判断", "同意確認", "支援会議記録", "アウトリーチ訪問記録",
     "アセスメント", "プラン作成", "再プラン作成", "プラン協議", "再プラン協議", "モニタリング", "終結協議",
-    "中断協議", "参加支援マッチング", "参加支援フォローアップ", "フォローアップ確認", "ノーコンタクト警告確認",
+    "中断協議", "参加支援マッチング", "参加支援フォローアップ", "フォローアップ確認", "連絡途絶の確認",
 ]
 EVENT_KEYS = ["状況変化", "接触記録", "同意撤回", "再開連絡"]
 ALL_KEYS = TASK_KEYS + EVENT_KEYS
@@ -184,18 +184,23 @@ TYPED = [
     ("支援会議記録", "次回予定日", "date", False),
     ("アウトリーチ訪問記録", "訪問日", "date", True),
     ("アウトリーチ訪問記録", "次回訪問日", "date", False),
-    ("プラン作成", "モニタリング予定日", "date", True),
+    ("プラン作成", "モニタリング予定日", "date", False),
     ("プラン作成", "参加支援利用", "checkbox", False),
     ("プラン作成", "アウトリーチ利用", "checkbox", False),
-    ("再プラン作成", "モニタリング予定日", "date", True),
+    ("再プラン作成", "モニタリング予定日", "date", False),
     ("再プラン作成", "参加支援利用", "checkbox", False),
     ("再プラン作成", "アウトリーチ利用", "checkbox", False),
     ("モニタリング", "次回予定日", "date", False),
+    ("終結協議", "本人意向確認", "checkbox", False),
     ("終結協議", "フォローアップ予定日", "date", False),
+    ("終結協議", "フォローアップ回数", "number", False),
+    ("終結協議", "フォローアップ間隔月数", "number", False),
+    ("相談受付", "連携シート", "rows", False),
+    ("ネットワーク対応記録", "連携シート", "rows", False),
     ("参加支援マッチング", "受け入れ先", "text", True),
     ("参加支援マッチング", "開始日", "date", True),
-    ("ノーコンタクト警告確認", "確認日", "date", True),
-    ("ノーコンタクト警告確認", "対応メモ", "textarea", False),
+    ("連絡途絶の確認", "確認日", "date", True),
+    ("連絡途絶の確認", "対応メモ", "textarea", False),
     ("状況変化", "内容", "textarea", True),
     ("状況変化", "日付", "date", False),
     ("接触記録", "日付", "date", True),
@@ -263,7 +268,7 @@ def test_wrong_choice_says_choose(clock):
 def test_wrong_types_have_japanese_messages(clock):
     clock("2025-04-07")
     assert refusal("プラン作成", 参加支援利用="たぶん") == {
-        "参加支援利用": ["はい（true）かいいえ（false）で入力してください。"]
+        "参加支援利用": ["「はい」か「いいえ」で入力してください。"]
     }
     assert refusal("相談受付", 氏名=12) == {"氏名": ["文字で入力してください。"]}
     assert refusal("相談受付", 相談内容="介護") == {"相談内容": ["一覧（リスト）で入力してください。"]}
@@ -310,29 +315,21 @@ def test_base_class_translates_plain_fields_and_keeps_explicit_messages():
 # ---- cross-field rules -------------------------------------------------------------------
 
 
-def test_monitoring_continue_needs_next_date(clock):
+def test_monitoring_form_leaves_the_continue_rule_to_the_model(clock):
+    # 継続 needs a 次回予定日: a case rule in workflows/monitoring_rules.dmn, not in the form
     clock("2025-09-12")
-    assert refusal("モニタリング", 方向性="継続", 次回予定日=None) == {
-        "次回予定日": ["方向性が「継続」のときは必須です。"]
-    }
-    with pytest.raises(ValidationError) as excinfo:
-        forms.get_form("モニタリング")().load({**forms.example_values("モニタリング"), "次回予定日": ""})
-    assert list(excinfo.value.messages) == ["次回予定日"]
-
-
-@pytest.mark.parametrize("next_date", ["2025-09-11", "2025-09-12"])
-def test_monitoring_continue_needs_next_date_after_today(clock, next_date):
-    clock("2025-09-12")
-    assert refusal("モニタリング", 方向性="継続", 次回予定日=next_date) == {
-        "次回予定日": ["次回予定日は今日より後の日付にしてください。"]
-    }
-
-
-def test_monitoring_rule_only_for_continue(clock):
-    clock("2025-09-12")
+    assert load("モニタリング", 方向性="継続", 次回予定日=None)["次回予定日"] is None
     assert load("モニタリング", 方向性="継続", 次回予定日="2025-09-13")["次回予定日"] == dt.date(2025, 9, 13)
     assert load("モニタリング", 方向性="終結", 次回予定日=None)["次回予定日"] is None
-    assert load("モニタリング", 方向性="再プラン", 次回予定日="2025-01-01")["方向性"] == "再プラン"
+
+
+@pytest.mark.parametrize("direction", ["継続", "再プラン", "終結", "中断検討"])
+@pytest.mark.parametrize("next_date", ["2025-09-11", "2025-09-12"])
+def test_monitoring_next_date_is_after_today_whatever_the_direction(clock, direction, next_date):
+    clock("2025-09-12")
+    assert refusal("モニタリング", 方向性=direction, 次回予定日=next_date) == {
+        "次回予定日": ["次回予定日は今日より後の日付にしてください。"]
+    }
 
 
 @pytest.mark.parametrize("key", ["プラン作成", "再プラン作成"])
@@ -342,6 +339,10 @@ def test_plan_monitoring_date_must_be_after_today(key, clock):
     assert refusal(key, モニタリング予定日="2025-06-13") == message
     assert refusal(key, モニタリング予定日="2025-06-01") == message
     assert load(key, モニタリング予定日="2025-06-14")["モニタリング予定日"] == dt.date(2025, 6, 14)
+    # empty: the plan agreement takes settings.dmn's 既定モニタリング月数
+    assert load(key, モニタリング予定日=None)["モニタリング予定日"] is None
+    assert forms.get_form(key)().load({**forms.example_values(key), "モニタリング予定日": ""})[
+        "モニタリング予定日"] is None
 
 
 def test_today_is_japan_time(clock):
@@ -375,7 +376,7 @@ def test_dates_are_read_in_japan_time(typed, expected, clock):
 
 
 def test_field_specs_of_no_contact_warning():
-    assert forms.field_specs("ノーコンタクト警告確認") == [
+    assert forms.field_specs("連絡途絶の確認") == [
         {"name": "確認日", "label": "確認日", "widget": "date", "required": True, "choices": None,
          "example": "2025-10-10"},
         {"name": "対応メモ", "label": "対応メモ", "widget": "textarea", "required": False, "choices": None,
@@ -409,3 +410,47 @@ def test_replan_keeps_plan_order_and_own_examples():
 def test_examples_are_copies():
     forms.example_values("支援会議記録")["合意事項"].append("緊急対応")
     assert forms.example_values("支援会議記録")["合意事項"] == ["見守り", "アウトリーチ"]
+
+
+# ---- checkboxes, choices and labels a caseworker reads --------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("はい", True), ("いいえ", False), (True, True), (False, False), ("true", True), ("false", False)])
+def test_checkboxes_take_the_labels_as_well_as_booleans(typed, expected, clock):
+    clock("2025-04-07")
+    assert load("プラン作成", 参加支援利用=typed)["参加支援利用"] is expected
+    assert load("終結協議", 本人意向確認=typed)["本人意向確認"] is expected
+
+
+def test_field_of_intake_follows_the_comprehensive_consultation_fields():
+    # あわら市 実施計画 第4章: 包括化推進員 from 高齢, 介護, 障害, 子ども and 生活困窮
+    field = forms.get_form("相談受付")._declared_fields["受付分野"]
+    assert choices_of(field) == ["高齢", "介護", "障害", "子ども", "生活困窮", "その他"]
+
+
+def test_labels_and_choices_say_what_they_mean():
+    def spec(key, name):
+        return next(s for s in forms.field_specs(key) if s["name"] == name)
+
+    assert spec("相談受付", "同意")["label"] == "個人情報の取扱いへの同意"
+    assert spec("相談受付", "性別")["choices"] == ["男性", "女性", "その他"]
+    assert spec("同意確認", "情報範囲")["choices"][0] == "基本情報"
+    assert "基本情報" in spec("同意確認", "情報範囲")["example"]
+    member = next(s for s in spec("アセスメント", "世帯員")["fields"] if s["name"] == "障害手帳")
+    assert member["choices"] == ["なし", "申請中", "身体", "療育", "精神"]
+    assert forms.example_values("相談受付")["住所"].startswith("あわら市")
+
+
+def test_linkage_sheet_rows_name_referral_reason_consent_and_what_was_shared(clock):
+    clock("2025-04-07")
+    for key in ("相談受付", "ネットワーク対応記録"):
+        sheet = next(s for s in forms.field_specs(key) if s["name"] == "連携シート")
+        assert [f["name"] for f in sheet["fields"]] == [
+            "紹介日", "紹介元", "紹介先", "紹介理由", "本人の同意", "共有した情報"]
+        assert load(key)["連携シート"][0]["紹介元"] == "地域包括支援センター"
+    assert load("相談受付")["連携シート"][0]["紹介先"] == "福祉まるごと相談室"
+    assert load("相談受付", 連携シート=[])["連携シート"] == []
+    assert refusal("ネットワーク対応記録", 連携シート=[{"紹介元": "地域包括支援センター"}]) == {
+        "連携シート": {0: {"紹介先": [REQUIRED]}}}
+

@@ -45,3 +45,18 @@ def test_the_main_pathway_is_jusou_with_the_roles_as_lanes():
     lanes = {lane.get("name") for lane in process.iterfind("bpmn:laneSet/bpmn:lane", NS)}
     assert lanes == {"包括化推進員", "相談支援コーディネーター", "参加支援コーディネーター",
                      "アウトリーチ支援員", "管理者"}
+
+
+@pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.name)
+def test_names_a_caseworker_reads_are_plain_japanese(path):
+    """Gateways ask in Japanese (「結果は？」, not 「結果?」); timers and tasks are named in
+    Japanese (their ids, t_monitor and so on, stay ASCII for the models)."""
+    tree = etree.parse(str(path))
+    names = {node.get("id"): node.get("name") for node in tree.iter()
+             if isinstance(node.tag, str) and node.get("name") and node.get("id")
+             and etree.QName(node).namespace == NS["bpmn"]}
+    assert names
+    assert [i for i, name in names.items() if "?" in name] == []
+    timers = [node.getparent() for node in tree.iterfind(".//bpmn:timerEventDefinition", NS)]
+    assert timers and all(not (t.get("name") or "").isascii() for t in timers), \
+        [t.get("name") for t in timers]

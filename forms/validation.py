@@ -1,0 +1,69 @@
+"""Checking submitted data against a form: what the engine calls before a task or event runs.
+
+    values = validate_form("モニタリング", payload)   # task data, or InvalidInput
+    values = validate_form(None, payload)            # no form: a flat JSON object
+
+Errors come back as one Japanese message per field, keyed by the field name; a list
+position is named in words (``合意事項（2行目）``, ``接触の試み（1行目）の方法``).
+"""
+from __future__ import annotations
+
+from marshmallow import ValidationError
+
+import forms
+from engine.errors import InvalidInput
+
+SCHEMA_KEY = "_schema"  # marshmallow's key for a message about the whole form or row
+
+
+def validate_form(key: str | None, data) -> dict:
+    """Form data checked against the task's form; one message per field, nothing stored."""
+    if key is None:
+        return check_flat_object(data or {})
+    schema = forms.get_form(key)
+    if schema is None:
+        raise InvalidInput(f"フォーム '{key}' が見つかりません。")
+    if not isinstance(data, dict):
+        raise InvalidInput("データは JSON オブジェクトで指定してください。")
+    try:
+        return schema().load(data)
+    except ValidationError as exc:
+        raise InvalidInput("入力内容に誤りがあります。", flatten_messages(exc.messages)) from exc
+
+
+def check_flat_object(data) -> dict:
+    """Data for a task or event with no form: a flat JSON object."""
+    if not isinstance(data, dict):
+        raise InvalidInput("データは JSON オブジェクトで指定してください。")
+    nested = {k: "入れ子の値は使用できません。" for k, v in data.items()
+              if isinstance(v, (dict, list))}
+    bad_keys = {k: "項目名は識別子にしてください。" for k in data
+                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")}
+    if nested or bad_keys:
+        raise InvalidInput("データが正しくありません。", {**nested, **bad_keys})
+    return data
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested messages as {field name: message}, list positions in words.
+
+    ``{"接触の試み": {0: {"方法": [...]}}}`` becomes ``{"接触の試み（1行目）の方法": ...}`` and
+    ``{"合意事項": {1: [...]}}`` becomes ``{"合意事項（2行目）": ...}``; a message about a whole
+    row is keyed by the row (``課題（1行目）``).
+    """
+    flat: dict[str, str] = {}
+    if not isinstance(messages, dict):
+        flat[prefix or SCHEMA_KEY] = " ".join(map(str, messages))
+        return flat
+    for key, value in messages.items():
+        if isinstance(key, int):
+            name = f"{prefix}（{key + 1}行目）"
+        elif key == SCHEMA_KEY and prefix:
+            name = prefix
+        else:
+            name = f"{prefix}の{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten_messages(value, name))
+        else:
+            flat[name] = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return flat

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from flask import make_response, render_template_string
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
@@ -142,16 +143,37 @@ def _live_database(_database_template, tmp_path_factory):
     admin.dispose()
 
 
+# What the manager's modeler page will load: the prebuilt bundles, no bundler.
+MODELER_PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>modeler</title>
+{% for file in ['dist/assets/diagram-js.css', 'dist/assets/bpmn-js.css', 'dist/assets/bpmn-font/css/bpmn.css'] %}
+<link rel="stylesheet" href="{{ vendor_url('bpmn-js', file) }}">{% endfor %}
+<link rel="stylesheet" href="{{ vendor_url('@bpmn-io/properties-panel', 'dist/assets/properties-panel.css') }}">
+<script src="{{ vendor_url('bpmn-js', 'dist/bpmn-modeler.production.min.js') }}"></script>
+<script src="{{ vendor_url('bpmn-js-properties-panel', 'dist/bpmn-js-properties-panel.umd.js') }}"></script>
+<script src="{{ vendor_url('dmn-js', 'dist/dmn-modeler.production.min.js') }}"></script>
+</head><body><div id="canvas"></div><div id="panel"></div>
+<div id="camunda" data-url="{{ vendor_url('camunda-bpmn-moddle', 'resources/camunda.json') }}"></div>
+</body></html>"""
+
+
+def _modeler_page():
+    response = make_response(render_template_string(MODELER_PAGE))
+    # diagram-js and the panel set inline styles: a modeler page needs 'unsafe-inline' styles.
+    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+    return response
+
+
 @pytest.fixture(scope="session")
 def live_server(_live_database, _password_hash):
     """The real app on a free port, in a thread of this worker, with production settings
-    but for the form preview and a low sign-in limit."""
+    but for the form preview, a low sign-in limit and a test page for the modeler bundles."""
     app = create_app({
         "DATABASE_URL": _live_database,
         "SECRET_KEY": secrets.token_hex(32),
         "FORM_PREVIEW": True,
         "LOGIN_RATE_LIMIT": "3 per 15 minutes",
     })
+    app.add_url_rule("/_test/modeler", view_func=_modeler_page)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.webui.conftest import PASSWORD
+from tests.webui.conftest import PASSWORD, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -145,3 +145,51 @@ def test_rows_work_without_javascript(page, live_server):
     expect(attempts.locator(".row")).to_have_count(2)
     expect(attempts.locator(".row").nth(0).get_by_label("日付")).to_have_value("2025-09-24")
     expect(page.get_by_label("会議日")).to_have_value("")
+
+
+def test_the_keyboard_alone_signs_in(page, live_server):
+    name = live_server.add_user("kobayashi")
+    page.goto("/no-such-page")
+    page.keyboard.press("Tab")  # the first stop skips the header
+    expect(page.get_by_role("link", name="本文へ移動")).to_be_focused()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.goto("/login")
+    expect(page.get_by_label("利用者名")).to_be_focused()  # autofocus
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("パスワード")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("user-name")).to_have_text(name)
+
+
+def test_enter_in_a_field_submits_the_form_not_a_row_removal(page, live_server):
+    sign_in(page, live_server.add_user("yoshida"))
+    page.goto("/_forms/中断協議")
+    page.get_by_label("会議日").fill("2025-11-07")
+    page.locator("#rows-接触の試み").get_by_label("日付").fill("2025-09-24")
+    page.get_by_label("見守り継続先").press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("判断: 必須項目です。")
+    expect(page.locator("#rows-接触の試み").get_by_label("日付")).to_have_value("2025-09-24")
+
+
+def test_the_modeler_bundles_load_from_node_modules(page, live_server):
+    """bpmn-js 17 with the properties panel (UMD) and the camunda moddle opens a pathway."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/_test/modeler")
+    xml = (ROOT / "workflows" / "jusou.bpmn").read_text()
+    result = page.evaluate("""async (xml) => {
+        const camunda = await (await fetch(document.getElementById('camunda').dataset.url)).json();
+        const panel = BpmnJSPropertiesPanel;
+        const modeler = new BpmnJS({
+            container: '#canvas', propertiesPanel: {parent: '#panel'}, moddleExtensions: {camunda},
+            additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
+                                panel.CamundaPlatformPropertiesProviderModule]});
+        const {warnings} = await modeler.importXML(xml);
+        return {warnings: warnings.length, dmn: typeof DmnJS,
+                tasks: modeler.get('elementRegistry').filter(e => e.type === 'bpmn:UserTask').length};
+    }""", xml)
+    assert result["warnings"] == 0 and result["tasks"] > 5 and result["dmn"] == "function"
+    expect(page.locator("#panel")).to_contain_text("General")
+    assert errors == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import escape
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,9 +36,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = app.config["SESSION_COOKIE_SECURE"]
-        if configured is not None:
+        if configured not in (None, "auto"):
             return bool(configured)
-        from flask import request
         return request.is_secure or app.config["PREFERRED_URL_SCHEME"] == "https"
 
 

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, Forbidden, KasaneError, NotFound
-from webui.taskform import wants_fragment
+from webui.extensions import wants_fragment
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)

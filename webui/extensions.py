@@ -12,3 +12,9 @@ from flask_wtf.csrf import CSRFProtect
 csrf = CSRFProtect()
 htmx = HTMX()
 login_manager = LoginManager()
+
+
+def wants_fragment() -> bool:
+    """The flask-htmx fragment rule (style.md §7): an htmx request that is neither a boosted
+    navigation nor a history restore gets a fragment; everything else a whole page."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request

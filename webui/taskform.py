@@ -29,15 +29,10 @@ from werkzeug.datastructures import MultiDict
 
 import forms
 from webui import formdata, formview
-from webui.extensions import htmx
+from webui.extensions import wants_fragment
 
 FORM_PARTIAL = "forms/_form.html"
 ROWS_PARTIAL = "forms/_rows.html"
-
-
-def wants_fragment() -> bool:
-    """The flask-htmx fragment rule (style.md §7)."""
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 @dataclass

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from flask import make_response, render_template_string
 from argon2 import PasswordHasher
+from flask import make_response, render_template_string
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler, make_server

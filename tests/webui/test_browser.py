@@ -37,6 +37,13 @@ def test_sign_in_and_sign_out(page, live_server):
     expect(page.locator("#inbox-count")).to_be_attached()
     assert page.evaluate("typeof htmx") == "object"  # served from node_modules
 
+    # The sign-in swapped the page without a reload: htmx must send the new session's token.
+    with page.expect_response(lambda r: r.request.method == "POST") as info:
+        page.evaluate("""() => htmx.ajax('POST', '/_forms/受理判断',
+                           {source: '#main', target: '#main', values: {'判断': '受理'}})""")
+    assert info.value.status == 422  # refused by the form (判断日), not by CSRF (400)
+    assert info.value.request.headers.get("x-csrftoken")
+
     page.get_by_role("button", name="ログアウト").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.locator("#flash")).to_contain_text("ログアウトしました。")
@@ -58,7 +65,7 @@ def test_a_form_posted_without_its_token_is_refused_in_japanese(page, live_serve
     # What a forged cross-site post looks like: neither the field nor the htmx header.
     page.evaluate("""() => {
         document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove());
-        document.body.removeAttribute('hx-headers');
+        document.querySelectorAll('[hx-headers]').forEach(e => e.removeAttribute('hx-headers'));
     }""")
     page.get_by_label("利用者名").fill(name)
     page.get_by_label("パスワード").fill(PASSWORD)

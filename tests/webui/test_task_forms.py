@@ -110,7 +110,8 @@ def test_invalid_input_is_shown_inline_and_kept(signed_in):
     html = response.get_data(as_text=True)
     page = Page(html)
     by_id = {c.attrs.get("id"): c for c in page.controls}
-    assert 'id="f-実施日-error"><span class="visually-hidden">エラー:</span>日付の形式が正しくありません（例: 2025-04-07）。' in html
+    assert ('id="f-実施日-error"><span class="visually-hidden">エラー:</span>'
+            '日付の形式が正しくありません（例: 2025-04-07）。') in html
     assert by_id["f-実施日"].attrs["value"] == "2025年6月9日"  # shown as text, as typed
     assert by_id["f-実施日"].type == "text"
     assert by_id["f-実施日"].attrs["aria-invalid"] == "true"

@@ -121,6 +121,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:  # loads the user, so the request log names them
+        current_app.logger.info("signed out", extra={"fields": {"user": current_user.name}})
     logout_user()
     session.clear()
     flash("ログアウトしました。", "success")

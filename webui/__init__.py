@@ -1,19 +1,127 @@
-"""The web UI (Flask + htmx). For now: the application factory and a health page."""
+"""The web UI (Flask + htmx): the application factory.
+
+Run it with ``gunicorn 'webui:create_app()'``. Configuration: ``webui.config.Config``,
+then ``instance/config.py`` if present, then ``KASANE_*`` environment variables, then (in
+tests) ``test_config``.
+"""
 from __future__ import annotations
 
-from flask import Flask
+import secrets
+
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from markupsafe import escape
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.api import Kasane
+from webui import logconfig
+from webui.config import Config, secret_key_from_instance
+
+logconfig.configure_logging()  # before any app exists (style.md §8)
+
+
+class KasaneFlask(Flask):
+    def redirect(self, location: str, code: int = 302) -> Response:
+        """Redirects whose body, for the rare browser that shows it, is Japanese too."""
+        href = escape(location)
+        body = ('<!doctype html><html lang="ja"><meta charset="utf-8">'
+                '<title>移動します | kasane 重ね</title>'
+                f'<p><a href="{href}">次のページ</a>へ移動します。</p></html>')
+        return Response(body, code, {"Location": location}, mimetype="text/html")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """SESSION_COOKIE_SECURE None ("auto"): Secure when the request came over HTTPS, as
+    seen through a trusted proxy (PROXY_COUNT), or when PREFERRED_URL_SCHEME is https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        configured = app.config["SESSION_COOKIE_SECURE"]
+        if configured not in (None, "auto"):
+            return bool(configured)
+        return request.is_secure or app.config["PREFERRED_URL_SCHEME"] == "https"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(DATABASE_URL=None)
+    app = KasaneFlask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("KASANE")
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = (secrets.token_hex(32) if app.testing
+                                    else secret_key_from_instance(app.instance_path))
+    app.session_interface = SessionInterface()
+    app.json.ensure_ascii = False  # Japanese stays readable in JSON and |tojson
+    app.json.sort_keys = False     # form fields keep their order
+    if app.config["PROXY_COUNT"]:
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count,
+                                x_port=count)
     app.extensions["kasane"] = Kasane(app.config["DATABASE_URL"])
 
-    from webui import health
-    app.register_blueprint(health.bp)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"])
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")  # welfare data
+        return response
+
     return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from webui import ratelimit
+    from webui.extensions import csrf, htmx, login_manager
+
+    logconfig.init_app(app)  # first, so that its timer starts before any other hook
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    app.jinja_env.globals["htmx_config"] = HTMX_CONFIG
+
+    @app.context_processor
+    def _layout():
+        return {"inbox_count": None}  # the inbox fills in the number of open tasks
+
+    from webui import auth  # noqa: F401  (registers the user loader)
+    app.register_blueprint(auth.bp)
+    app.extensions["kasane_limiter"] = ratelimit.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webui import assets, errors, health, home
+    assets.init_app(app)
+    app.register_blueprint(errors.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+    if app.testing or app.config["FORM_PREVIEW"]:
+        from webui import formpreview
+        app.register_blueprint(formpreview.bp)
+
+
+# htmx 2 swaps no 4xx/5xx by default. 422 (a form with errors) swaps like a success; other
+# errors swap too, as the server retargets their fragment to #flash (errors.py). No page is
+# kept in the browser's storage for history (welfare data): back/forward reloads it.
+HTMX_CONFIG = {
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "422", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+        {"code": "...", "swap": False},
+    ],
+    "historyCacheSize": 0,
+    "refreshOnHistoryMiss": True,
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "selfRequestsOnly": True,
+}

@@ -10,10 +10,3 @@ def health():
     with kasane.transaction() as session:
         session.execute(text("SELECT 1"))
     return {"status": "ok"}
-
-
-@bp.get("/")
-def index():
-    return ("<!doctype html><html lang='ja'><meta charset='utf-8'><title>kasane 重ね</title>"
-            "<h1>kasane 重ね</h1><p>重層的支援体制整備事業のケースパスウェイ。"
-            "画面は準備中です。</p></html>")

@@ -18,9 +18,9 @@ from sqlalchemy import exists, or_, select
 import forms
 from forms.validation import check_flat_object, validate_form
 from engine import (access, agencies, audit, cases, clock, consents, deployments, events,
-                    households, human_tasks, incidents, meetings, records, search, sweep,
+                    drafts, households, human_tasks, incidents, meetings, records, search, sweep,
                     users)
-from engine.errors import Conflict, Forbidden, KasaneError, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
 from engine.unit_of_work import ModelFailure, case_unit, get_case_row, timers_due
@@ -245,7 +245,38 @@ class Kasane:
                     "state": row.state, "claimed_by": row.claimed_by, "stage": row.stage,
                     "due": row.due_at.astimezone(clock.LOCAL_TZ).isoformat() if row.due_at else None,
                     "case_id": case.id, "case_version": case.version_id, "case_stage": case.stage,
-                    "data": data, "may_complete": access.may_work(seen, row)}
+                    "data": data, "may_complete": access.may_work(seen, row),
+                    "draft": drafts.load(session, row.id, call.actor.user_id)}
+
+    def save_draft(self, task_id: str, actor: str, data: dict) -> dict:
+        """Keep a half-done form (not checked) for the actor to resume; one per task and user."""
+        if not isinstance(data, dict):
+            raise InvalidInput("下書きは JSON オブジェクトで指定してください。")
+        with self._writing(actor, required=True) as (session, call):
+            row = human_tasks.get_task(session, task_id)
+            self._to_work(session, call, row, "task.draft")
+            human_tasks.require_open(row)
+            drafts.save(session, row.id, call.actor.user_id, data)
+            return {"task_id": row.id, "saved": True}
+
+    def count_tasks(self, actor: str | None = None, wanted: TaskFilter | None = None) -> int:
+        """How many open tasks a list would find (the header's count); not audited, it
+        shows no case."""
+        with self.reading() as session:
+            who = access.resolve(session, actor, self.channel, self.origin)
+            return human_tasks.count_tasks(session, who, wanted or TaskFilter())
+
+    def case_diagram(self, case_id, actor: str | None = None) -> dict:
+        """The case's own pathway version and where the case is in it: the elements it
+        finished, the ones active now (open tasks, waiting events) and waiting timers."""
+        with self._reading(actor) as (session, call):
+            row = get_case_row(session, case_id)
+            seen = access.for_case(session, call.actor, row.id)
+            if not seen.full:
+                call.log("case.diagram", False, seen.basis, case_id=row.id)
+                seen.deny("このケースの経過を見る権限がありません。")
+            call.log("case.diagram", basis=seen.basis, case_id=row.id)
+            return cases.diagram(session, row)
 
     def complete_task(self, task_id: str, actor: str, data: dict | None = None,
                       case_version: int | None = None) -> dict:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from engine import agencies, consents, deployments, history, households, meetings, records, task_index
 from engine.access import CaseAccess, sees_minutes
 from engine.errors import NotFound
-from engine.store import Case, Incident
+from engine.store import Case, Incident, StepRecord
 from engine.unit_of_work import new_case, run_engine_steps, save_case
 
 HIDDEN_MINUTES = "（支援会議の記録: 構成員のみ閲覧できます）"
@@ -61,8 +61,30 @@ def view(session: Session, row: Case, access: CaseAccess) -> dict:
     result["records"] = visible_records(session, row.id, access, allowed)
     result["meetings"] = [meetings.meeting_dict(session, m, with_minutes=sees_minutes(access, m.id))
                           for m in case_meetings(session, row.id, access)]
+    # The events a user may record now: the pathway waits for them, and the user works on it.
+    result["events"] = [e["name"] for e in row.events] if (access.full or access.tasks) else []
     result["access"] = access.basis
     return result
+
+
+def diagram(session: Session, row: Case) -> dict:
+    """The case's pathway version (its BPMN files) and its state as element ids per process."""
+    deployment = row.deployment
+    steps = session.connection().execute(
+        select(StepRecord.process_id, StepRecord.spec_id).where(StepRecord.case_id == row.id)
+        .distinct())
+    completed: dict[str, list] = {}
+    for process_id, spec_id in steps:
+        completed.setdefault(process_id, []).append(spec_id)
+    tasks = task_index.open_tasks_of(session, row.id)
+    active = sorted({t["element"] for t in tasks} | {e["element"] for e in row.events})
+    return {"case_id": row.id, "pathway": row.pathway, "version": deployment.version,
+            "files": {name: text for name, text in dict(deployment.files).items()
+                      if name.endswith(".bpmn")},
+            "completed": {k: sorted(v) for k, v in completed.items()}, "active": active,
+            "timers": [{"element": t["element"], "name": t["name"], "due": t["due"]}
+                       for t in row.timers],
+            "tasks": tasks}
 
 
 def household(session: Session, case_id: int, allowed: dict | None) -> list[dict]:

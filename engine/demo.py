@@ -11,7 +11,15 @@ from engine.errors import KasaneError
 import forms
 
 DEMO_DAY = "2025-04-07"
-DEMO_NAMES = ["山田", "田中", "佐藤", "鈴木", "高橋", "伊藤", "渡辺", "中村"]
+DEMO_PASSWORD = "kasane-demo"  # every demo user's; the README lists them
+# Sign-in names of the demo users, one per role (README, "Demo data").
+DEMO_USERS = {
+    "包括化推進員": "yamada",
+    "相談支援コーディネーター": "tanaka",
+    "アウトリーチ支援員": "suzuki",
+    "参加支援コーディネーター": "takahashi",
+    "管理者": "kato",
+}
 # The agency kind each role of the demo works at (a demo fact, not a rule: a role may be
 # held at any agency). Roles not listed work at the city's own agency.
 DEMO_AGENCY_KINDS = {
@@ -65,10 +73,10 @@ def demo_agency(api: Kasane, role: str) -> str:
 
 def _ensure_users(api: Kasane, roles: list[str], created: list) -> dict[str, str]:
     users = {}
-    for n, role in enumerate([*roles, "管理者"]):
-        name = f"{DEMO_NAMES[n % len(DEMO_NAMES)]}（{role}）"
+    for n, role in enumerate(dict.fromkeys([*roles, "管理者"])):
+        name = DEMO_USERS.get(role) or f"user{n + 1}"
         try:
-            api.add_user(name, [role], agency=demo_agency(api, role))
+            api.add_user(name, [role], agency=demo_agency(api, role), password=DEMO_PASSWORD)
             created.append(name)
         except KasaneError:
             pass  # already there from an earlier demo run

@@ -7,17 +7,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.orm import Session
 
 from engine import history, records, snapshot
+from engine.snapshot import waiting_messages
 from engine.errors import Conflict, NotFound
 from engine.unit_of_work import case_unit, model_error
-
-
-def waiting_messages(workflow) -> dict[str, list]:
-    waiting: dict[str, list] = {}
-    for task in workflow.event_manager.tasks.values():
-        definition = task.task_spec.event_definition
-        if isinstance(definition, MessageEventDefinition):
-            waiting.setdefault(definition.name, []).append(task)
-    return waiting
 
 
 def known_messages(pathway) -> set[str]:

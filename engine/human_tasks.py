@@ -9,10 +9,10 @@ from uuid import UUID
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import access, clock, history, records
+from engine import access, clock, drafts, history, records
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.modelcheck import validation_refs
 from engine.store import Member
@@ -42,10 +42,30 @@ class TaskFilter:
 def list_tasks(session: Session, actor, wanted: TaskFilter) -> list[dict]:
     """One page of open tasks, in due order, filtered by the access policy in SQL."""
     now = clock.now()
-    query = (select(TASKS, MEMBERS.c.name.label("person"))
-             .outerjoin(MEMBERS, and_(MEMBERS.c.case_id == TASKS.c.case_id,
-                                      MEMBERS.c.principal.is_(True)))
-             .where(TASKS.c.state == "open", access.visible_tasks(actor)))
+    query = _filtered(select(TASKS, MEMBERS.c.name.label("person"))
+                      .outerjoin(MEMBERS, and_(MEMBERS.c.case_id == TASKS.c.case_id,
+                                               MEMBERS.c.principal.is_(True))), actor, wanted, now)
+    if wanted.after is not None:
+        due, created, task_id = parse_cursor(wanted.after)
+        query = query.where(or_(
+            TASKS.c.due_sort > due,
+            and_(TASKS.c.due_sort == due, TASKS.c.created_at > created),
+            and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id)))
+    limit = min(max(int(wanted.limit), 1), MAX_PAGE)
+    rows = session.connection().execute(
+        query.order_by(TASKS.c.due_sort, TASKS.c.created_at, TASKS.c.id).limit(limit))
+    return [{**task_dict(row, with_case=True, now=now), "person": row.person,
+             "cursor": make_cursor(row)} for row in rows]
+
+
+def count_tasks(session: Session, actor, wanted: TaskFilter) -> int:
+    """How many open tasks the same filter finds (for the header's count)."""
+    query = _filtered(select(func.count()).select_from(TASKS), actor, wanted, clock.now())
+    return session.connection().scalar(query)
+
+
+def _filtered(query, actor, wanted: TaskFilter, now):
+    query = query.where(TASKS.c.state == "open", access.visible_tasks(actor))
     if wanted.case_id is not None:
         query = query.where(TASKS.c.case_id == wanted.case_id)
     elif wanted.role is None and not wanted.mine and not actor.operator:
@@ -60,17 +80,7 @@ def list_tasks(session: Session, actor, wanted: TaskFilter) -> list[dict]:
         query = query.where(TASKS.c.stage == wanted.stage)
     if wanted.due_before is not None:
         query = query.where(TASKS.c.due_sort < wanted.due_before)
-    if wanted.after is not None:
-        due, created, task_id = parse_cursor(wanted.after)
-        query = query.where(or_(
-            TASKS.c.due_sort > due,
-            and_(TASKS.c.due_sort == due, TASKS.c.created_at > created),
-            and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id)))
-    limit = min(max(int(wanted.limit), 1), MAX_PAGE)
-    rows = session.connection().execute(
-        query.order_by(TASKS.c.due_sort, TASKS.c.created_at, TASKS.c.id).limit(limit))
-    return [{**task_dict(row, with_case=True, now=now), "person": row.person,
-             "cursor": make_cursor(row)} for row in rows]
+    return query
 
 
 def make_cursor(row) -> str:
@@ -168,6 +178,7 @@ def complete_task(session: Session, row, user, values: dict):
             raise model_error(exc, row.case_id) from exc
         session.connection().execute(update(TASKS).where(TASKS.c.id == row.id).values(
             state="completed", closed_at=clock.now(), closed_by=user_name))
+        drafts.discard(session, row.id)
         changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
         history.append(session, row.case_id, "task_completed", actor=user_name, task_id=row.id,
                        name=row.name, form=row.form_key, record_id=record_id, changes=changes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
@@ -98,3 +99,19 @@ def case_data(workflow: BpmnWorkflow, internal: frozenset[str] = frozenset()) ->
     for wf in workflows:
         data.update({k: v for k, v in wf.data_objects.items() if v is not None})
     return {k: v for k, v in data.items() if k not in internal}
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> dict[str, list]:
+    """Message name -> the tasks waiting for it (the case events the case accepts now)."""
+    waiting: dict[str, list] = {}
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            waiting.setdefault(definition.name, []).append(task)
+    return waiting
+
+
+def waiting_events(workflow: BpmnWorkflow) -> list[dict]:
+    """The case events the case waits for, each with the element that waits for it."""
+    return [{"name": name, "element": tasks[0].task_spec.name}
+            for name, tasks in sorted(waiting_messages(workflow).items())]

@@ -113,6 +113,7 @@ class Case(Base):
     stage: Mapped[Optional[str]] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # JSON-ready snapshot of case data
     timers: Mapped[list[Any]] = mapped_column(default=list)  # [{"name", "due"}], for summaries
+    events: Mapped[list[Any]] = mapped_column(default=list)  # case events it waits for now
     state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow state without the spec
     serializer_version: Mapped[str] = mapped_column(String(20))
     next_timer_at: Mapped[Optional[datetime]] = mapped_column(index=True)
@@ -300,6 +301,17 @@ class AuditEntry(Base):
     record_id: Mapped[Optional[int]]
     meeting_id: Mapped[Optional[int]]
     detail: Mapped[Optional[str]] = mapped_column(String(500))
+
+
+class Draft(Base):
+    """A task form saved half-done by one user, to resume later."""
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    saved_at: Mapped[datetime]
 
 
 class HistoryEntry(Base):

@@ -21,7 +21,7 @@ def task_dict(task, with_case: bool = False, now: datetime | None = None) -> dic
     now = now or clock.now()
     result = {"task_id": task.id, "name": task.name, "role": task.role, "form": task.form_key,
               "due": task.due_at.astimezone(clock.LOCAL_TZ).isoformat() if task.due_at else None,
-              "overdue": task.due_at is not None and task.due_at < now}
+              "overdue": task.due_at is not None and task.due_at < now, "element": task.spec_id}
     if with_case:
         result.update(case_id=task.case_id, stage=task.stage, claimed_by=task.claimed_by,
                       created=task.created_at.astimezone(clock.LOCAL_TZ).isoformat())

@@ -179,6 +179,7 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     except ValueError as exc:
         raise model_error(exc, row.id) from exc
     row.data = state.json_ready(snapshot.case_data(workflow, loaded.pathway.internal))
+    row.events = snapshot.waiting_events(workflow)
     row.state = state.dump(workflow)
     row.serializer_version = state.SERIALIZER_VERSION
     row.updated_at = clock.now()

@@ -55,7 +55,7 @@ def test_cli_contract_end_to_end(run, database_url):
     assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data"}
     assert case["stage"] == "多機関協働" and case["status"] == "open"
     [task] = case["tasks"]
-    assert set(task) == {"task_id", "name", "role", "form", "due", "overdue"}
+    assert set(task) == {"task_id", "name", "role", "form", "due", "overdue", "element"}
     assert [t["name"] for t in case["timers"]] == ["督促"]
     assert run("tasks", "--role", "相談支援コーディネーター")[0]["task_id"] == task["task_id"]
     assert run("tasks", "--case", case["case_id"], "--role", "包括化推進員") == []

@@ -91,7 +91,7 @@ def test_open_case_indexes_tasks_with_role_form_due_and_timers(sample):
     assert case["status"] == "open" and case["stage"] == "多機関協働"
     assert case["tasks"] == [{"task_id": case["tasks"][0]["task_id"], "name": "受理判断",
                               "role": COORD, "form": "受理判断",
-                              "due": "2025-04-14T09:00:00+09:00", "overdue": False}]
+                              "due": "2025-04-14T09:00:00+09:00", "overdue": False, "element": "decide"}]
     assert case["timers"][0]["name"] == "督促"
     assert case["timers"][0]["due"] == "2025-04-10T09:00:00+09:00"
     assert case["data"] == {"相談者": "重 花子"}

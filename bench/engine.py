@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 import forms  # noqa: E402
-from engine import cases, clock, migrate, state  # noqa: E402
+from engine import clock, migrate, state, unit_of_work  # noqa: E402
 from engine.api import Kasane  # noqa: E402
 from engine.deployments import build_pathway, parse_bundle, read_model_files  # noqa: E402
 
@@ -129,7 +129,7 @@ def pathway_p1(api: Kasane, serializer) -> tuple[float, float]:
     case_id, task = case_at_monitoring(api)
     values = continue_values()
     with api.transaction() as session:  # the same state, in memory, for raw SpiffWorkflow
-        workflow = cases.load_case(session, case_id).workflow
+        workflow = unit_of_work.load_case(session, case_id).workflow
         session.rollback()
     loaded = forms.get_form("モニタリング")().load(values)
     raw_task = workflow.get_task_from_id(UUID(task["task_id"]))

@@ -8,15 +8,16 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 import forms
 from engine import clock
 from engine.errors import InvalidInput
-from engine.store import Member
+from engine.store import Member, MemberGram
 
 MEMBERS = Member.__table__
+GRAMS = MemberGram.__table__
 NAME_LENGTH = 200
 
 
@@ -72,11 +73,33 @@ def upsert(session: Session, case_id: int, name: str, *, kana=None, relation=Non
         if flags:
             values["flags"] = {**(existing.flags or {}), **flags}
         connection.execute(update(MEMBERS).where(MEMBERS.c.id == existing.id).values(**values))
-        return existing.id
+        member_id = existing.id
+        index_name(session, case_id, member_id, values["search_name"],
+                   values.get("search_kana", existing.search_kana))
+        return member_id
     values.setdefault("principal", False)
     values.setdefault("search_kana", None)
     values.update(case_id=case_id, flags=flags or {}, created_at=now)
-    return connection.execute(insert(MEMBERS).values(**values)).inserted_primary_key[0]
+    member_id = connection.execute(insert(MEMBERS).values(**values)).inserted_primary_key[0]
+    index_name(session, case_id, member_id, values["search_name"], values["search_kana"])
+    return member_id
+
+
+def grams(text: str) -> set[str]:
+    """The two-character pieces of a normalised text (a one-character text: itself)."""
+    if len(text) < 2:
+        return {text} if text else set()
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def index_name(session: Session, case_id: int, member_id: int, search_name: str,
+               search_kana: str | None) -> None:
+    connection = session.connection()
+    connection.execute(delete(GRAMS).where(GRAMS.c.member_id == member_id))
+    pieces = grams(search_name) | grams(search_kana or "")
+    if pieces:
+        connection.execute(insert(GRAMS), [{"gram": g, "case_id": case_id, "member_id": member_id}
+                                           for g in sorted(pieces)])
 
 
 def _flags(person, values: dict) -> dict:

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from engine import access, consents
 from engine.errors import InvalidInput
-from engine.households import MEMBERS, NAME_LENGTH, normalise
+from engine.households import GRAMS, MEMBERS, NAME_LENGTH, normalise
 from engine.store import Case
 
 CASES = Case.__table__
@@ -27,16 +27,24 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
         .where(consents.CONSENTS.c.member_id == MEMBERS.c.id, consents.SHARED.c.agency_id == actor.agency_id,
                consents.CONSENTS.c.scope_list.like("%,基本情報,%"), consents.active()))
     whole = access.full_cases(actor, MEMBERS.c.case_id)
-    statement = (select(MEMBERS, CASES.c.stage, CASES.c.status, whole.label("whole"))
-                 .join(CASES, CASES.c.id == MEMBERS.c.case_id)
-                 .where(or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
-                            MEMBERS.c.search_kana.like(pattern, escape="\\")),
-                        or_(whole, by_consent)))
+    matches = or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
+                  MEMBERS.c.search_kana.like(pattern, escape="\\"))
+    columns = (MEMBERS, CASES.c.stage, CASES.c.status, whole.label("whole"))
+    if len(key) >= 2:
+        # Walk the members having the query's first piece, newest case first, and keep
+        # those the whole query matches and the actor may see: a page stops when full.
+        order = (GRAMS.c.case_id, GRAMS.c.member_id)
+        statement = (select(*columns).select_from(GRAMS)
+                     .join(MEMBERS, MEMBERS.c.id == GRAMS.c.member_id)
+                     .where(GRAMS.c.gram == key[:2]))
+    else:  # one character: no piece to look up, so walk the members themselves
+        order = (MEMBERS.c.case_id, MEMBERS.c.id)
+        statement = select(*columns).select_from(MEMBERS)
+    statement = statement.join(CASES, CASES.c.id == MEMBERS.c.case_id).where(matches, or_(whole, by_consent))
     if after is not None:
         case_id, member_id = _parse_search_cursor(after)
-        statement = statement.where(or_(MEMBERS.c.case_id < case_id,
-                                        and_(MEMBERS.c.case_id == case_id, MEMBERS.c.id > member_id)))
-    rows = session.connection().execute(statement.order_by(MEMBERS.c.case_id.desc(), MEMBERS.c.id)
+        statement = statement.where(or_(order[0] < case_id, and_(order[0] == case_id, order[1] < member_id)))
+    rows = session.connection().execute(statement.order_by(order[0].desc(), order[1].desc())
                                         .limit(min(max(int(limit), 1), 200)))
     return [{"case_id": r.case_id, "member_id": r.id, "氏名": r.name, "ふりがな": r.kana,
              "続柄": r.relation, "本人": bool(r.principal), "stage": r.stage, "status": r.status,

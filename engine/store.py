@@ -188,6 +188,17 @@ class Member(Base):
     updated_at: Mapped[datetime]
 
 
+class MemberGram(Base):
+    """Two-character pieces of a member's normalised 氏名 and ふりがな: the index that lets a
+    partial-match search by name find its members without scanning every member."""
+    __tablename__ = "member_grams"
+    __table_args__ = (PrimaryKeyConstraint("gram", "case_id", "member_id"),
+                      Index("ix_member_grams_member_id", "member_id"))
+    gram: Mapped[str] = mapped_column(String(2))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+
+
 class Record(Base):
     """A completed task form or a case event, kept exactly as it was submitted."""
     __tablename__ = "records"

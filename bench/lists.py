@@ -67,15 +67,17 @@ def generate(api: Kasane, cases: int, seed: int = 7) -> None:
 
     for case_id in range(1, cases + 1):
         opened = now - timedelta(days=rng.randrange(1, 700))
+        centre, referred = rng.choice(centres), rng.random() < 0.8  # most reach 多機関協働
         tables["cases"].append({
+            "receiving_agency_id": centre, "referred_kinds": ",福祉まるごと相談室," if referred else ",",
             "id": case_id, "deployment_id": deployment_id, "pathway": "jusou", "status": "open",
             "stage": "モニタリング", "data": {}, "timers": [], "events": [], "state": "{}",
             "serializer_version": "1", "next_timer_at": None, "retry_at": None,
             "opened_at": opened, "opened_by": "bench", "updated_at": opened, "version_id": 1})
-        tables["holders"].append({"case_id": case_id, "agency_id": rng.choice(centres),
+        tables["holders"].append({"case_id": case_id, "agency_id": centre,
                                   "agency_kind": None, "basis": "receiving", "element": None,
                                   "since": opened})
-        if rng.random() < 0.8:  # most cases reach 多機関協働
+        if referred:
             tables["holders"].append({"case_id": case_id, "agency_id": None,
                                       "agency_kind": "福祉まるごと相談室", "basis": "referral",
                                       "element": "acceptance", "since": opened})

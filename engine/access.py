@@ -22,16 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, literal, or_, select, true
+from sqlalchemy import and_, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine import consents, meetings
 from engine.errors import Forbidden, NotFound
-from engine.store import CaseAgency, HumanTask
+from engine.store import Case, CaseAgency, HumanTask
 from engine.users import MANAGER, find_user
 
 HOLDERS = CaseAgency.__table__
 TASKS = HumanTask.__table__
+CASES = Case.__table__
 
 
 @dataclass(frozen=True)
@@ -180,25 +181,28 @@ def sees_minutes(access: CaseAccess, meeting_id: int | None) -> bool:
 # --- lists: the same rules as SQL conditions -------------------------------------------
 
 def visible_tasks(actor: Actor):
-    """The open tasks an actor may see, as a condition on ``human_tasks``."""
+    """The open tasks an actor may see, as a condition on ``human_tasks`` joined with the
+    ``cases`` row of each task."""
     if actor.operator:
         return true()
     if not actor.working_roles:
         return literal(False)
-    holds = exists(select(HOLDERS.c.id).where(HOLDERS.c.case_id == TASKS.c.case_id,
-                                              _held_by(actor)))
+    holds = full_cases(actor)
     assigned = (literal(",") + TASKS.c.assigned_to + literal(",")).like(f"%,{actor.agency_kind},%")
     return or_(holds, and_(TASKS.c.role.in_(sorted(actor.working_roles)), assigned))
 
 
-def full_cases(actor: Actor, case_id_column):
-    """Cases the actor sees whole, as a condition on a case id column."""
+def full_cases(actor: Actor):
+    """Cases the actor sees whole, as a condition on the ``cases`` row (which lists join):
+    its receiving agency is the actor's, or the actor's kind is one it was referred to. A
+    column test on a joined row, not a subquery, so that a page of a list reads only the
+    rows it shows."""
     if actor.operator:
         return true()
     if not actor.working_roles:
         return literal(False)
-    return exists(select(HOLDERS.c.id).where(HOLDERS.c.case_id == case_id_column,
-                                             _held_by(actor)))
+    return or_(CASES.c.receiving_agency_id == actor.agency_id,
+               CASES.c.referred_kinds.like(f"%,{actor.agency_kind},%"))
 
 
 def _held_by(actor: Actor):

@@ -70,24 +70,24 @@ def get_agency_by_id(session: Session, agency_id: int):
     return session.connection().execute(select(AGENCIES).where(AGENCIES.c.id == agency_id)).first()
 
 
-def receive(session: Session, case_id: int, agency_id: int) -> None:
+def receive(session: Session, case, agency_id: int) -> None:
     """The agency that received the case holds it."""
     session.connection().execute(insert(HOLDERS), [{
-        "case_id": case_id, "agency_id": agency_id, "agency_kind": None, "basis": "receiving",
+        "case_id": case.id, "agency_id": agency_id, "agency_kind": None, "basis": "receiving",
         "element": None, "since": clock.now()}])
+    case.receiving_agency_id = agency_id
 
 
-def refer(session: Session, case_id: int, kinds_: list[str], element: str) -> None:
+def refer(session: Session, case, kinds_: list[str], element: str) -> None:
     """Refer a case to agencies of the given kinds (a model's ``referTo`` property): every
     agency of those kinds holds it, including ones registered later."""
-    connection = session.connection()
-    held = set(connection.scalars(select(HOLDERS.c.agency_kind).where(
-        HOLDERS.c.case_id == case_id, HOLDERS.c.agency_kind.is_not(None))))
+    held = [k for k in (case.referred_kinds or ",").split(",") if k]
     new = [kind for kind in dict.fromkeys(kinds_) if kind not in held]
     if new:
-        connection.execute(insert(HOLDERS), [{
-            "case_id": case_id, "agency_id": None, "agency_kind": kind, "basis": "referral",
+        session.connection().execute(insert(HOLDERS), [{
+            "case_id": case.id, "agency_id": None, "agency_kind": kind, "basis": "referral",
             "element": element, "since": clock.now()} for kind in new])
+        case.referred_kinds = "," + "".join(f"{kind}," for kind in held + new)
 
 
 def holders(session: Session, case_id: int) -> list[dict]:

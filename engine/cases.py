@@ -19,7 +19,7 @@ def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
     if deployment is None:
         raise NotFound(f"パスウェイ '{pathway_id}' はデプロイされていません。")
     loaded = new_case(session, deployment, user.name, data)
-    agencies.receive(session, loaded.row.id, user.agency_id)
+    agencies.receive(session, loaded.row, user.agency_id)
     history.append(session, loaded.row.id, "opened", actor=user.name, name=loaded.pathway.name,
                    pathway=pathway_id, version=loaded.pathway.version, data=data)
     run_engine_steps(session, loaded)

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from engine import access, clock, drafts, history, records
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.modelcheck import validation_refs
-from engine.store import Member
+from engine.store import Case, Member
 from engine.task_index import TASKS, task_dict
 from engine.unit_of_work import case_unit, model_error
 
 MEMBERS = Member.__table__
+CASES = Case.__table__
 
 
 MAX_PAGE = 1000
@@ -42,7 +43,7 @@ class TaskFilter:
 def list_tasks(session: Session, actor, wanted: TaskFilter) -> list[dict]:
     """One page of open tasks, in due order, filtered by the access policy in SQL."""
     now = clock.now()
-    query = _filtered(select(TASKS, MEMBERS.c.name.label("person"))
+    query = _filtered(select(TASKS, MEMBERS.c.name.label("person")).select_from(TASKS)
                       .outerjoin(MEMBERS, and_(MEMBERS.c.case_id == TASKS.c.case_id,
                                                MEMBERS.c.principal.is_(True))), actor, wanted, now)
     if wanted.after is not None:
@@ -65,7 +66,8 @@ def count_tasks(session: Session, actor, wanted: TaskFilter) -> int:
 
 
 def _filtered(query, actor, wanted: TaskFilter, now):
-    query = query.where(TASKS.c.state == "open", access.visible_tasks(actor))
+    query = query.join(CASES, CASES.c.id == TASKS.c.case_id).where(
+        TASKS.c.state == "open", access.visible_tasks(actor))
     if wanted.case_id is not None:
         query = query.where(TASKS.c.case_id == wanted.case_id)
     elif wanted.role is None and not wanted.mine and not actor.operator:

@@ -26,7 +26,7 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
         select(consents.CONSENTS.c.id).join(consents.SHARED, consents.SHARED.c.consent_id == consents.CONSENTS.c.id)
         .where(consents.CONSENTS.c.member_id == MEMBERS.c.id, consents.SHARED.c.agency_id == actor.agency_id,
                consents.CONSENTS.c.scope_list.like("%,基本情報,%"), consents.active()))
-    whole = access.full_cases(actor, MEMBERS.c.case_id)
+    whole = access.full_cases(actor)
     matches = or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
                   MEMBERS.c.search_kana.like(pattern, escape="\\"))
     columns = (MEMBERS, CASES.c.stage, CASES.c.status, whole.label("whole"))

@@ -114,6 +114,10 @@ class Case(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # JSON-ready snapshot of case data
     timers: Mapped[list[Any]] = mapped_column(default=list)  # [{"name", "due"}], for summaries
     events: Mapped[list[Any]] = mapped_column(default=list)  # case events it waits for now
+    # Who holds the case, beside case_agencies, so that lists check it on the case row they
+    # join anyway: the receiving agency, and ",kind,kind," of the kinds it was referred to.
+    receiving_agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agencies.id"), index=True)
+    referred_kinds: Mapped[str] = mapped_column(String(500), default=",")
     state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow state without the spec
     serializer_version: Mapped[str] = mapped_column(String(20))
     next_timer_at: Mapped[Optional[datetime]] = mapped_column(index=True)

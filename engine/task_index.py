@@ -73,7 +73,7 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
     for task_id, task in ready.items():
         refer_to = (task.task_spec.extensions or {}).get("referTo")
         if task_id not in indexed and refer_to:
-            agencies.refer(session, case.id, [k.strip() for k in refer_to.split(",") if k.strip()],
+            agencies.refer(session, case, [k.strip() for k in refer_to.split(",") if k.strip()],
                            task.task_spec.bpmn_id or task.task_spec.name)
 
 

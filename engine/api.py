@@ -17,13 +17,13 @@ from sqlalchemy import exists, or_, select
 
 import forms
 from forms.validation import check_flat_object, validate_form
-from engine import (access, agencies, audit, cases, clock, consents, deployments, events,
+from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
-                    users)
+                    users, versions)
 from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
-from engine.unit_of_work import ModelFailure, case_unit, get_case_row, timers_due
+from engine.unit_of_work import ModelFailure, case_unit, get_case_row, load_case, timers_due
 
 TaskFilter = human_tasks.TaskFilter
 
@@ -344,6 +344,58 @@ class Kasane:
             call.log("meeting.ack", basis=f"meeting:{result['meeting_id']}",
                      meeting_id=result["meeting_id"])
             return result
+
+    # --- pathway versions and moving cases between them (管理者) ------------------------------
+
+    def list_pathways(self, actor: str | None = None) -> list[dict]:
+        """Every pathway with its versions (number, who, when) and the running cases on each."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "パスウェイの版の一覧")
+            call.log("pathway.list", basis="manager")
+            return versions.versions(session)
+
+    def pathway_diff(self, pathway: str, old_version, new_version, actor: str | None = None) -> dict:
+        """Which elements were added, removed or changed between two versions, and how."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "版の比較")
+            call.log("pathway.diff", basis="manager", detail=f"{pathway} {old_version}→{new_version}")
+            return versions.diff(session, pathway, old_version, new_version)
+
+    def preview_migration(self, case_id, version=None, actor: str | None = None) -> dict:
+        """What moving a running case to another version (default: the latest) would change."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "ケースの版の移行")
+            loaded = load_case(session, case_id, fire=False)  # a preview changes nothing
+            target = self._target(session, loaded.row.pathway, version)
+            call.log("case.migrate.preview", basis="manager", case_id=loaded.row.id)
+            return case_migration.plan(session, loaded, target)
+
+    def migrate_case(self, case_id, version=None, actor: str | None = None) -> dict:
+        """Move a running case to another version (default: the latest); refused with the
+        reasons when an active or finished element of the case was changed or removed."""
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "ケースの版の移行")
+            loaded = load_case(session, case_id)
+            target = self._target(session, loaded.row.pathway, version)
+            call.log("case.migrate", basis="manager", case_id=loaded.row.id,
+                     detail=f"v{loaded.pathway.version}→v{target.version}")
+            return case_migration.migrate(session, loaded, target, call.actor.name)
+
+    def revert_migration(self, migration_id, actor: str | None = None) -> dict:
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "ケースの版の移行の取り消し")
+            result = case_migration.revert(session, migration_id, call.actor.name)
+            call.log("case.migrate.revert", basis="manager", case_id=result["case_id"])
+            return result
+
+    @staticmethod
+    def _target(session, pathway: str, version):
+        if version is None:
+            latest = deployments.latest_deployment(session, pathway)
+            if latest is None:
+                raise NotFound(f"パスウェイ '{pathway}' はデプロイされていません。")
+            return latest
+        return versions.deployment_of(session, pathway, version)
 
     # --- audit ---------------------------------------------------------------------------------
 

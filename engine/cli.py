@@ -155,6 +155,30 @@ def deploy(paths, actor):
     return api().deploy(list(paths) or ["workflows"], actor)
 
 
+@cli.group()
+def pathway():
+    """パスウェイの版（役割「管理者」）。"""
+
+
+@pathway.command("list")
+@click.option("--as", "actor", help="一覧を見る利用者（役割「管理者」）。")
+@command
+def pathway_list(actor):
+    """パスウェイとその版（番号・だれが・いつ）、版ごとの進行中のケース数。"""
+    return api().list_pathways(actor)
+
+
+@pathway.command("diff")
+@click.argument("pathway_id")
+@click.argument("old_version")
+@click.argument("new_version")
+@click.option("--as", "actor", help="比べる利用者（役割「管理者」）。")
+@command
+def pathway_diff(pathway_id, old_version, new_version, actor):
+    """二つの版の違い: 追加・削除・変更された要素と、その変わり方。"""
+    return api().pathway_diff(pathway_id, old_version, new_version, actor)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 def lint(paths):
@@ -262,6 +286,28 @@ def case_record(case_id, record_id, actor):
 def case_search(query, actor, limit, after):
     """氏名・ふりがなの一部でケースを探す（見られるケースだけ）。"""
     return api().search_cases(query, actor, limit, after)
+
+
+@case.command("migrate")
+@click.argument("case_id")
+@click.option("--to", "version", help="移す版（既定: 最新の版）。")
+@click.option("--preview", is_flag=True, help="移さずに、何が変わるかだけを表示する。")
+@click.option("--as", "actor", help="移す利用者（役割「管理者」）。")
+@command
+def case_migrate(case_id, version, preview, actor):
+    """進行中のケースを別の版のパスウェイに移す（先に --preview で確かめる）。"""
+    if preview:
+        return api().preview_migration(case_id, version, actor)
+    return api().migrate_case(case_id, version, actor)
+
+
+@case.command("revert-migration")
+@click.argument("migration_id")
+@click.option("--as", "actor", help="取り消す利用者（役割「管理者」）。")
+@command
+def case_revert_migration(migration_id, actor):
+    """ケースの版の移行を取り消す。"""
+    return api().revert_migration(migration_id, actor)
 
 
 @case.command("event")

@@ -318,6 +318,20 @@ class AuditEntry(Base):
     detail: Mapped[Optional[str]] = mapped_column(String(500))
 
 
+class CaseMigration(Base):
+    """A case moved to another version of its pathway, with what it takes to undo it."""
+    __tablename__ = "case_migrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    to_deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    at: Mapped[datetime]
+    actor: Mapped[Optional[str]] = mapped_column(String(100))
+    previous_state: Mapped[str] = mapped_column(Text)  # the state as it was, for a revert
+    case_version_after: Mapped[int]  # a revert restores the state only if nothing changed since
+    reverted_at: Mapped[Optional[datetime]]
+
+
 class Draft(Base):
     """A task form saved half-done by one user, to resume later."""
     __tablename__ = "drafts"

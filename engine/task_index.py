@@ -88,3 +88,13 @@ def due_time(task, created):
     except (SpiffWorkflowException, ValueError) as exc:
         raise InvalidInput(f"タスク「{task.task_spec.bpmn_name}」の期限 {expression!r} を"
                            f"評価できません: {exc}") from exc
+
+
+def rename_open_tasks(session: Session, case, workflow) -> None:
+    """After a migration, open tasks keep their ids; their names follow the new version."""
+    connection = session.connection()
+    for task in workflow.get_tasks(state=TaskState.READY):
+        if task.task_spec.manual:
+            connection.execute(update(TASKS).where(TASKS.c.id == str(task.id), TASKS.c.state == "open")
+                               .values(name=task.task_spec.bpmn_name or task.task_spec.name,
+                                       stage=(task.task_spec.extensions or {}).get("stage")))

@@ -74,13 +74,15 @@ def model_error(exc: Exception, case_id: int | None = None) -> ModelFailure:
     return ModelFailure(message + (f" ({notes})" if notes else ""), case_id=case_id)
 
 
-def load_case(session: Session, case_id) -> LoadedCase:
-    """Load a case and fire the timers already due, so nobody acts on a past state."""
+def load_case(session: Session, case_id, fire: bool = True) -> LoadedCase:
+    """Load a case and fire the timers already due, so nobody acts on a past state
+    (``fire=False``: only to look at the stored state, changing nothing)."""
     row = get_case_row(session, case_id)
     pathway = deployments.load_pathway(row.deployment)
     loaded = LoadedCase(row, pathway, state.load(row.state, pathway.spec, pathway.subprocess_specs),
                         time.time(), deadline=time.monotonic() + limits.current().case_seconds)
-    fire_timers(session, loaded)
+    if fire:
+        fire_timers(session, loaded)
     return loaded
 
 

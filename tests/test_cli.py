@@ -151,3 +151,24 @@ def test_agencies_and_their_kinds_are_registered(run):
     run("agency", "add", "定着センター", "--kind", "地域生活定着支援センター", code=3)
     run("agency", "add", "x" * 201, "--kind", "市福祉課", code=1)
     assert [a["agency"] for a in run("agency", "list")] == ["市福祉課", "定着センター"]
+
+
+def test_tasks_pages_and_filters_overdue_and_mine(run, kasane):
+    from engine import clock
+    clock.set_now("2025-04-07")
+    kasane.deploy([MODELS / "sample.bpmn"])
+    kasane.add_user("tanaka", ["相談支援コーディネーター"])
+    opened = [kasane.open_case("sample", "tanaka")["case_id"] for _ in range(5)]
+    page = run("tasks", "--as", "tanaka", "--limit", "2")
+    assert len(page) == 2 and all(t["overdue"] is False for t in page)
+    rest = run("tasks", "--as", "tanaka", "--limit", "10", "--after", page[-1]["cursor"])
+    assert sorted(t["case_id"] for t in page + rest) == opened  # every task once, in two pages
+    assert run("tasks", "--overdue") == []
+    late = run("--now", "2025-04-20", "tasks", "--overdue", "--role", "相談支援コーディネーター")
+    assert late and all(t["overdue"] for t in late)
+    claimed = page[0]["task_id"]
+    assert run("task", "claim", claimed, "--as", "tanaka")["claimed_by"] == "tanaka"
+    assert [t["task_id"] for t in run("tasks", "--mine", "--as", "tanaka")] == [claimed]
+    run("task", "release", claimed, "--as", "tanaka")
+    assert run("tasks", "--mine", "--as", "tanaka") == []
+    run("tasks", "--after", "not-a-cursor", code=1)

@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import clock, deployments, history, human_tasks, state, timers
+from engine import clock, deployments, history, human_tasks, modelerrors, state, storable, timers
 from engine.deployments import Pathway
 from engine.errors import InvalidInput, NotFound
 from engine.store import Case
@@ -109,9 +109,7 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
 
 
 def model_error(exc: Exception) -> InvalidInput:
-    notes = "; ".join(getattr(exc, "__notes__", []) or [])
-    message = f"パスウェイの実行中にエラーが発生しました: {exc}"
-    return InvalidInput(message + (f" ({notes})" if notes else ""))
+    return modelerrors.model_error(exc)
 
 
 def save_case(session: Session, loaded: LoadedCase) -> None:
@@ -125,6 +123,7 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     workflow.get_events()
     row.stage, row.status = stage_and_status(workflow, finished, row.stage)
     state.compact(workflow)
+    storable.check_workflow(workflow, since=loaded.loaded_at)  # InvalidInput: element, path
     human_tasks.index_ready_tasks(session, row, workflow)
     row.timers, row.next_timer_at = timers.pending_timers(workflow)
     row.data = state.json_ready(case_data(workflow))

@@ -260,15 +260,15 @@ def check_workflow(workflow, since: float | None = None) -> int:
     element = None
     try:
         for wf in _workflows(workflow):
-            element = wf.spec.name
-            walker.check_data(wf.data)
-            walker.check_data(wf.data_objects)
-            for task in wf.tasks.values():
+            for task in wf.tasks.values():  # first, so a bad value is named where it arose
                 if since is not None and task.last_state_change < since and \
                         task.has_state(TaskState.FINISHED_MASK):
                     continue
                 element = task.task_spec.bpmn_id or task.task_spec.name
                 walker.check_data(task.data)
+            element = wf.spec.name
+            walker.check_data(wf.data)
+            walker.check_data(wf.data_objects)
     except NotStorable as exc:
         fields = {"element": element, "path": exc.path}
         if exc.limit:

@@ -10,11 +10,14 @@ import logging
 from datetime import date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              DurationTimerEventDefinition,
+                                                              TimeDateEventDefinition,
+                                                              TimerEventDefinition)
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from engine import clock
+from engine import clock, timer_values
 
 
 class _ClockDatetime(datetime):
@@ -33,12 +36,30 @@ _parse_time_or_duration = TimerEventDefinition.parse_time_or_duration
 
 def _time_or_duration(value):
     # A timer expression may give a date or datetime (a form field) as well as ISO text.
-    if isinstance(value, (date, datetime)):
-        return to_instant(value)
-    return _parse_time_or_duration(value)
+    # Anything unusable is a ValueError naming the value (engine.timer_values).
+    if isinstance(value, (date, datetime)) or not isinstance(value, str):
+        return timer_values.instant(value)
+    text = value.strip()
+    if text.upper().startswith("P"):
+        return timer_values.duration(text)
+    if "W" in text.upper():  # an ISO week date
+        try:
+            return timer_values.check_instant(_parse_time_or_duration(text))
+        except (AttributeError, ValueError, OverflowError):
+            raise timer_values.TimerValueError(f"日時として読めません: {text!r}") from None
+    return timer_values.instant(text)
 
 
 TimerEventDefinition.parse_time_or_duration = staticmethod(_time_or_duration)
+# Durations and cycles are checked before SpiffWorkflow computes with them (P9999Y would
+# add 119,988 months one at a time; R/PT0S would fire forever), and a timer whose value
+# is unusable fails naming its element.
+TimerEventDefinition.parse_iso_duration = staticmethod(timer_values.checked_duration)
+TimerEventDefinition.parse_iso_recurring_interval = staticmethod(timer_values.checked_cycle)
+for _definition, _method, _kind in ((TimeDateEventDefinition, "has_fired", "timeDate"),
+                                    (DurationTimerEventDefinition, "has_fired", "timeDuration"),
+                                    (CycleTimerEventDefinition, "cycle_complete", "timeCycle")):
+    setattr(_definition, _method, timer_values.with_task(getattr(_definition, _method), _kind))
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +69,15 @@ def to_instant(value, start: datetime | None = None) -> datetime | None:
     start = start or clock.now()
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=clock.LOCAL_TZ)
-    if isinstance(value, date):
-        return clock.parse_instant(value.isoformat())
     if isinstance(value, timedelta):
-        return start + value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.upper().startswith("P"):
-            parsed = TimerEventDefinition.parse_iso_duration(text)
-            return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
-        return clock.parse_instant(text)
-    raise ValueError(f"期限として解釈できない値です: {value!r}")
+        try:
+            return timer_values.check_instant(start + value, "期限")
+        except OverflowError:
+            raise timer_values.TimerValueError(f"期限が日付の範囲を超えます: {value!r}") from None
+    if isinstance(value, str) and value.strip().upper().startswith("P"):
+        return timer_values.add_duration(timer_values.duration(value, "期限"), start)
+    # ISO text, a date or a datetime; anything else is a ValueError naming the value.
+    return timer_values.instant(value, "期限")
 
 
 def pending_timers(workflow) -> tuple[list[dict], datetime | None]:

@@ -65,7 +65,9 @@ def env_name(limit: str) -> str:
     return ENV_PREFIX + limit.upper()
 
 
-def _number(value) -> str:
+def _number(value, limit: str = "") -> str:
+    if limit.endswith("_year"):
+        return str(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,}"
     if isinstance(value, (int, float)):
@@ -85,9 +87,9 @@ class BudgetExceeded(ValueError):
             allowed = getattr(current(), limit)
         label, unit, bound = LABELS[limit]
         verb = "を下回りました" if bound == "下限" else "を超えました"
-        message = f"{label}が{bound}（{_number(allowed)} {unit}）{verb}"
+        message = f"{label}が{bound}（{_number(allowed, limit)} {unit}）{verb}"
         if value is not None:
-            message += f"（{_number(value)} {unit}）"
+            message += f"（{_number(value, limit)} {unit}）"
         if detail:
             message = f"{detail}: {message}"
         message += f"。{bound}は {env_name(limit)} で変えられます"
@@ -130,8 +132,8 @@ def from_environ(environ) -> Limits:
         raise LimitSettingError(f"{env_name('min_year')} が {env_name('max_year')} より大きくなっています。",
                                 {"setting": env_name("min_year")})
     if not (1 <= limits.min_year and limits.max_year <= 9998):
-        raise LimitSettingError("タイマー・期限の年は 1〜9998 の範囲で指定してください。",
-                                {"setting": env_name("max_year")})
+        raise LimitSettingError(f"{env_name('min_year')} と {env_name('max_year')} は 1〜9998 の範囲"
+                                "で指定してください。", {"setting": env_name("max_year")})
     return limits
 
 

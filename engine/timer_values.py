@@ -41,10 +41,10 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def check_instant(moment: datetime, what: str = "日時") -> datetime:
+def check_instant(moment: datetime, what: str = "日時", shown: str | None = None) -> datetime:
     """A datetime within min_year..max_year (its own calendar year), as UTC."""
     current = limits.current()
-    detail = f"{what} {moment.isoformat()}"
+    detail = f"{what} {shown or moment.isoformat()}"
     if moment.year < current.min_year:
         raise BudgetExceeded("min_year", moment.year, current.min_year, detail)
     if moment.year > current.max_year:
@@ -76,7 +76,7 @@ def instant(value, what: str = "日時") -> datetime:
                               "（ISO 8601 の日付か日時にしてください）") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.LOCAL_TZ)
-    return check_instant(moment, what)
+    return check_instant(moment, what, text)
 
 
 def duration(value, what: str = "期間") -> dict:

@@ -36,18 +36,21 @@ _parse_time_or_duration = TimerEventDefinition.parse_time_or_duration
 
 def _time_or_duration(value):
     # A timer expression may give a date or datetime (a form field) as well as ISO text.
-    # Anything unusable is a ValueError naming the value (engine.timer_values).
+    # Anything unusable is a ValueError naming the value (engine.timer_values). Instants
+    # are _ClockDatetime: SpiffWorkflow's cycle parser tests isinstance(x, datetime)
+    # against the name patched above, so R/<start>/<duration> needs them.
     if isinstance(value, (date, datetime)) or not isinstance(value, str):
-        return timer_values.instant(value)
-    text = value.strip()
-    if text.upper().startswith("P"):
-        return timer_values.duration(text)
-    if "W" in text.upper():  # an ISO week date
+        moment = timer_values.instant(value)
+    elif value.strip().upper().startswith("P"):
+        return timer_values.duration(value.strip())
+    elif "W" in value.upper():  # an ISO week date
         try:
-            return timer_values.check_instant(_parse_time_or_duration(text))
+            moment = timer_values.check_instant(_parse_time_or_duration(value.strip()))
         except (AttributeError, ValueError, OverflowError):
-            raise timer_values.TimerValueError(f"日時として読めません: {text!r}") from None
-    return timer_values.instant(text)
+            raise timer_values.TimerValueError(f"日時として読めません: {value!r}") from None
+    else:
+        moment = timer_values.instant(value)
+    return _ClockDatetime.combine(moment.date(), moment.timetz())
 
 
 TimerEventDefinition.parse_time_or_duration = staticmethod(_time_or_duration)

@@ -20,10 +20,9 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironm
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
-from engine import budget, clock, limits, storable
-from engine.budget import GUARDS
+from engine import budget, clock, limits, safe_types, storable
 from engine.clock import LOCAL_TZ
-from engine.instrument import depth, instrument, is_slice_target
+from engine.instrument import GUARDS, depth, instrument, is_slice_target
 from engine.limits import BudgetExceeded
 
 
@@ -147,9 +146,9 @@ def _refusal(exc: Exception) -> Exception:
 
 
 SAFE_FUNCTIONS: dict[str, object] = {
-    "len": len, "min": min, "max": max, "abs": abs, "round": round, "any": any, "all": all,
+    "len": len, "min": min, "max": max, "abs": abs, "any": any, "all": all,
     "float": float, "bool": bool, "enumerate": enumerate,
-    **budget.BUILTINS,  # list, tuple, set, dict, str, int, range, sorted, sum, zip
+    **safe_types.BUILTINS,  # list, tuple, set, dict, str, int, range, round, sorted, sum, zip
     "today": _today, "now": _now, "parse_date": parse_date,
     "days_between": days_between, "add_days": add_days, "add_months": add_months,
     "duration_days": duration_days,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from engine import budget, safe_types
+
 _BINARY = {ast.Add: "_kasane_add", ast.Sub: "_kasane_sub", ast.Mult: "_kasane_mul",
            ast.Pow: "_kasane_pow", ast.Mod: "_kasane_mod", ast.BitOr: "_kasane_or",
            ast.BitXor: "_kasane_xor"}
@@ -185,3 +187,20 @@ class Instrument(ast.NodeTransformer):
 
 def instrument(tree: ast.AST) -> ast.AST:
     return ast.fix_missing_locations(Instrument().visit(tree))
+
+
+# The names the rewritten code calls, and what they are.
+GUARDS = {
+    "_kasane_iter": budget.iterate, "_kasane_sized": budget.sized,
+    "_kasane_add": budget.add, "_kasane_iadd": budget.iadd,
+    "_kasane_sub": budget.sub, "_kasane_isub": budget.isub,
+    "_kasane_mul": budget.mul, "_kasane_imul": budget.imul,
+    "_kasane_pow": budget.power, "_kasane_ipow": budget.ipow,
+    "_kasane_mod": budget.mod, "_kasane_imod": budget.imod,
+    "_kasane_or": budget.bitor, "_kasane_ior": budget.ibitor,
+    "_kasane_xor": budget.bitxor, "_kasane_ixor": budget.ibitxor,
+    "_kasane_attr": safe_types.attr,
+    "_kasane_slice": budget.get_slice, "_kasane_setslice": budget.set_slice,
+    "_kasane_unpack": budget.unpack, "_kasane_merge": budget.merge,
+    "_kasane_keywords": budget.keywords, "_kasane_format": budget.format_value,
+}

@@ -107,7 +107,7 @@ def _expressions(tree):
         if local == "script" and text:
             yield text, "script", node, "script"
         elif local in ("conditionExpression", "condition", "completionCondition",
-                       "loopCardinality") and text:
+                       "loopCardinality", "messagePath") and text:
             yield text, "expression", node, local
         elif local in TIMER_TAGS and text:
             yield text, "literal" if is_iso_literal(text) else "expression", node, local

@@ -131,11 +131,11 @@ DATA = {"n": 10 ** 9, "k": 100_000, "s": "ab", "l": [1, 2, 3], "d": {"a": 1}}
     ("'" + "x" * 20_001 + "'", "max_source_length"),
 ])
 def test_expressions_that_would_exhaust_a_worker_are_refused(source, limit):
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(BudgetExceeded) as refused:
         evaluate(source, dict(DATA))
     assert refused.value.limit == limit
-    assert time.monotonic() - started < 5
+    assert time.process_time() - started < 3  # what is hostile stops early
 
 
 @pytest.mark.parametrize(("script", "limit"), [
@@ -167,7 +167,16 @@ def test_the_clock_stops_a_loop_whose_steps_are_slow():
         started = time.monotonic()
         with pytest.raises(BudgetExceeded) as refused:
             execute(script, {})
-    assert refused.value.limit == "max_seconds" and time.monotonic() - started < 3
+    # Without the clock: 1,000 slow steps, minutes. With it: about 0.3 s, more when busy.
+    assert refused.value.limit == "max_seconds" and time.monotonic() - started < 10
+
+
+def test_round_to_far_too_many_tens_is_zero_at_once():
+    started = time.process_time()
+    assert evaluate("round(123, -n)", dict(DATA)) == 0  # would compute 10 ** (10 ** 9)
+    assert time.process_time() - started < 0.5
+    assert evaluate("round(1234, -2)", {}) == 1200 and evaluate("round(2.567, 2)", {}) == 2.57
+    assert evaluate("round(-5678, -3)", {}) == -6000 and evaluate("round(7)", {}) == 7
 
 
 def test_ordinary_code_keeps_its_meaning_under_the_guards():
@@ -269,11 +278,11 @@ def test_nesting_is_bounded_without_recursion():
 
 def test_shared_references_count_each_time_and_are_caught_before_dumping():
     big = "x" * 1_000_000
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(NotStorable) as refused:
         storable.check_value([big] * 100_000)  # 100 GB of JSON, 1 MB of memory
     assert refused.value.limit == "max_state_bytes"
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 0.5
 
 
 def _loop_workflow():

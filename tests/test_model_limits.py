@@ -117,10 +117,10 @@ def test_an_unusable_timer_value_at_run_time_names_the_timer(kasane, tmp_path, s
 
 def test_multi_instance_counts_are_refused_before_any_instance_exists(kasane, tmp_path):
     _deploy(kasane, tmp_path, "loopCardinality")
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(InvalidInput) as refused:
         kasane.open_case("p", "a", {"n": 10 ** 9})
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 1
     assert refused.value.fields == {"element": "m", "process": "p", "limit": "max_instances"}
     assert "（1,000,000,000 回）" in refused.value.message
     assert kasane.open_case("p", "a", {"n": 3})["status"] == "closed"

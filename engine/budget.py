@@ -22,11 +22,16 @@ from engine import limits as _limits
 from engine.limits import BudgetExceeded
 
 
+# When the evaluation belongs to a case (engine.expressions.RestrictedScriptEngine), the
+# instant the case's own evaluation time (max_case_seconds) runs out.
+case_deadline: ContextVar[float | None] = ContextVar("kasane_case_deadline", default=None)
+
+
 class Budget:
     """What one evaluation may still do."""
 
-    __slots__ = ("limits", "ticks", "max_ticks", "deadline", "allocated", "max_allocation",
-                 "max_items", "max_bits")
+    __slots__ = ("limits", "ticks", "max_ticks", "deadline", "clock_limit", "allocated",
+                 "max_allocation", "max_items", "max_bits")
 
     def __init__(self, limits: _limits.Limits | None = None):
         limits = limits or _limits.current()
@@ -34,6 +39,10 @@ class Budget:
         self.ticks = 0
         self.max_ticks = limits.max_iterations
         self.deadline = monotonic() + limits.max_seconds
+        self.clock_limit = "max_seconds"
+        case = case_deadline.get()
+        if case is not None and case < self.deadline:
+            self.deadline, self.clock_limit = case, "max_case_seconds"
         self.allocated = 0
         self.max_allocation = limits.max_allocation
         self.max_items = limits.max_items
@@ -41,7 +50,10 @@ class Budget:
 
     def check_time(self) -> None:
         if monotonic() > self.deadline:
-            raise BudgetExceeded("max_seconds", allowed=self.limits.max_seconds)
+            self.out_of_time()
+
+    def out_of_time(self):
+        raise BudgetExceeded(self.clock_limit, allowed=getattr(self.limits, self.clock_limit))
 
     def grow(self, n: int, what: str | None = None) -> None:
         """An operation is about to create a value of n items or characters."""
@@ -163,7 +175,7 @@ def iterate(iterable):
         if budget.ticks > limit:
             raise BudgetExceeded("max_iterations", allowed=limit)
         if monotonic() > deadline:
-            raise BudgetExceeded("max_seconds", allowed=budget.limits.max_seconds)
+            budget.out_of_time()
         yield item
 
 

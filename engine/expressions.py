@@ -12,7 +12,11 @@ import ast
 import calendar
 import functools
 import re
+import threading
+import weakref
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from time import monotonic
 from typing import NamedTuple
 
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
@@ -495,7 +499,8 @@ class RestrictedScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            with _case_clock(task):
+                return self.environment.evaluate(expression, task.data, external_context)
         except SpiffWorkflowException as exc:
             exc.add_note(f"Error evaluating expression '{expression}'")
             raise
@@ -504,8 +509,34 @@ class RestrictedScriptEngine(PythonScriptEngine):
 
     def execute(self, task, script, external_context=None):
         try:
-            return self.environment.execute(script, task.data, external_context or {})
+            with _case_clock(task):
+                return self.environment.execute(script, task.data, external_context or {})
         except SpiffWorkflowException as exc:
             raise self.create_task_exec_exception(task, script, exc)
         except Exception as exc:
             raise ExpressionFailed(task, script, exc, script=True) from exc
+
+
+# Evaluation time spent per loaded case (its top workflow object, which lives for one
+# request): a thousand instances of a script, or a decision of a thousand rules, each
+# within its own budget, must not add up to a hung worker.
+_spent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_spent_lock = threading.Lock()
+
+
+@contextmanager
+def _case_clock(task):
+    workflow = task.workflow.top_workflow
+    allowed = limits.current().max_case_seconds
+    with _spent_lock:
+        spent = _spent.get(workflow, 0.0)
+    if spent >= allowed:
+        raise BudgetExceeded("max_case_seconds", allowed=allowed)
+    started = monotonic()
+    token = budget.case_deadline.set(started + allowed - spent)
+    try:
+        yield
+    finally:
+        budget.case_deadline.reset(token)
+        with _spent_lock:
+            _spent[workflow] = spent + (monotonic() - started)

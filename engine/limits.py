@@ -23,6 +23,7 @@ ENV_PREFIX = "KASANE_LIMIT_"
 class Limits:
     max_iterations: int = 1_000_000     # loop and comprehension steps per evaluation
     max_seconds: float = 2.0            # wall-clock time per evaluation
+    max_case_seconds: float = 10.0      # time all evaluations of one loaded case take together
     max_items: int = 100_000            # items or characters of any one created value
     max_allocation: int = 2_000_000     # items and characters created by one evaluation
     max_int_bits: int = 4_096           # about 1,233 decimal digits
@@ -42,6 +43,7 @@ class Limits:
 LABELS: dict[str, tuple[str, str, str]] = {
     "max_iterations": ("反復回数", "回", "上限"),
     "max_seconds": ("評価にかかる時間", "秒", "上限"),
+    "max_case_seconds": ("1回のケース処理で式の評価にかかる時間の合計", "秒", "上限"),
     "max_items": ("作られる値の大きさ", "要素", "上限"),
     "max_allocation": ("1回の評価で作られる値の合計", "要素", "上限"),
     "max_int_bits": ("整数の大きさ", "ビット", "上限"),

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from engine import deployments
+from engine.errors import ModelRefused
 from engine.limits import env_name
 from tests.conftest import MODELS, ROOT
 from tests.hostile.corpus import cases
@@ -127,68 +128,75 @@ def test_hostile_corpus(group, database_url, tmp_path):
 
 # --- model files: encodings, ids and names longer than their columns, very long models ---
 
-@pytest.fixture
-def kasane_cli(database_url):
-    env = {**os.environ, "KASANE_DATABASE_URL": database_url, "KASANE_NOW": "2025-04-07"}
-
-    def run(*args, code=0):
-        result = subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], env=env,
-                                capture_output=True, text=True, timeout=120, cwd=ROOT,
-                                preexec_fn=_cap_memory)
-        assert result.returncode == code, (args, result.stdout[-2000:], result.stderr[-2000:])
-        text = result.stdout if code == 0 or not result.stderr.strip() else result.stderr
-        return json.loads(text)
-    return run
+def _encoded(pid, encoding, name="相談受付（重層的支援）") -> bytes:
+    text = plain(pid, name=name).replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    return text.encode(encoding.lower().replace("_", "-"))  # UTF-16 gets a BOM
 
 
-@pytest.mark.parametrize("encoding", ["Shift_JIS", "UTF-16", "EUC-JP"])
-def test_a_model_in_another_encoding_deploys_and_runs(kasane_cli, tmp_path, encoding):
-    text = plain("sjis", name="相談受付（重層的支援）").replace('encoding="UTF-8"',
-                                                           f'encoding="{encoding}"')
+def test_a_shift_jis_model_lints_and_deploys_through_the_cli(database_url, tmp_path):
     path = tmp_path / "model.bpmn"
-    path.write_bytes(text.encode(encoding.lower().replace("_", "-")))  # UTF-16 gets a BOM
-    assert kasane_cli("lint", path) == {"ok": True, "problems": []}
-    assert kasane_cli("deploy", path)[0]["pathway"] == "sjis"
-    kasane_cli("users", "add", "yamada", "--role", "担当")
-    opened = kasane_cli("case", "open", "sjis", "--as", "yamada")
+    path.write_bytes(_encoded("sjis", "Shift_JIS"))
+    env = {**os.environ, "KASANE_DATABASE_URL": database_url}
+    for command, expected in ((["lint"], {"ok": True, "problems": []}),
+                              (["deploy"], [{"pathway": "sjis", "version": 1, "new": True}])):
+        result = subprocess.run([sys.executable, "-m", "engine.cli", *command, str(path)],
+                                env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+                                preexec_fn=_cap_memory)
+        assert (result.returncode, json.loads(result.stdout)) == (0, expected), result.stderr
+
+
+@pytest.mark.parametrize("encoding", ["Shift_JIS", "UTF-16", "EUC-JP", "UTF-8"])
+def test_a_model_in_another_encoding_deploys_and_runs(kasane, tmp_path, encoding):
+    path = tmp_path / "model.bpmn"
+    path.write_bytes(_encoded("enc", encoding))
+    assert kasane.lint([path]) == {"ok": True, "problems": []}
+    assert kasane.deploy([path])[0]["pathway"] == "enc"
+    kasane.add_user("yamada", ["担当"])
+    opened = kasane.open_case("enc", "yamada")
     assert [t["name"] for t in opened["tasks"]] == ["受付"]
-    shown = kasane_cli("case", "show", opened["case_id"])
-    assert shown["history"][0]["name"] == "相談受付（重層的支援）"
+    assert kasane.show_case(opened["case_id"])["history"][0]["name"] == "相談受付（重層的支援）"
     # Stored as UTF-8 text, so the same file deploys as the same version again.
-    assert kasane_cli("deploy", path)[0]["new"] is False
+    assert kasane.deploy([path])[0]["new"] is False
+    with kasane.transaction() as session:
+        stored = deployments.latest_deployment(session, "enc").files["model.bpmn"]
+    assert stored.startswith('<?xml version="1.0" encoding="UTF-8"?>') and "受付" in stored
 
 
-def test_a_model_that_is_not_what_it_declares_is_refused_precisely(kasane_cli, tmp_path):
-    undeclared = tmp_path / "undeclared.bpmn"
-    undeclared.write_bytes(plain("a").replace('encoding="UTF-8"', "").encode("shift_jis"))
-    mislabeled = tmp_path / "mislabeled.bpmn"
-    mislabeled.write_bytes(plain("b").replace('encoding="UTF-8"', 'encoding="UTF-16"').encode())
-    unknown = tmp_path / "unknown.bpmn"
-    unknown.write_bytes(plain("c").replace('encoding="UTF-8"', 'encoding="x-kasane"').encode())
-    problems = {p["file"]: p["message"] for p in kasane_cli("lint", tmp_path, code=1)["problems"]}
+def test_a_model_that_is_not_what_it_declares_is_refused_precisely(kasane, tmp_path):
+    (tmp_path / "undeclared.bpmn").write_bytes(
+        plain("a").replace('encoding="UTF-8"', "").encode("shift_jis"))
+    (tmp_path / "mislabeled.bpmn").write_bytes(
+        plain("b").replace('encoding="UTF-8"', 'encoding="UTF-16"').encode())
+    (tmp_path / "unknown.bpmn").write_bytes(
+        plain("c").replace('encoding="UTF-8"', 'encoding="x-kasane"').encode())
+    result = kasane.lint([tmp_path])
+    problems = {p["file"]: p["message"] for p in result["problems"]}
     assert "UTF-8 として読めません" in problems["undeclared.bpmn"]
     assert "encoding=" in problems["undeclared.bpmn"]
     assert "BOM がありません" in problems["mislabeled.bpmn"]
     assert "'x-kasane' はわかりません" in problems["unknown.bpmn"]
-    refused = kasane_cli("deploy", undeclared, code=1)
-    assert refused["problems"][0]["file"] == "undeclared.bpmn"
+    with pytest.raises(ModelRefused) as refused:
+        kasane.deploy([tmp_path / "undeclared.bpmn"])
+    assert refused.value.problems[0]["file"] == "undeclared.bpmn"
 
 
-def test_ids_and_names_longer_than_their_columns_are_refused(kasane_cli, tmp_path):
+def test_ids_and_names_longer_than_their_columns_are_refused(kasane, tmp_path):
     long_id = "p" + "x" * 200
     (tmp_path / "long_id.bpmn").write_text(plain(long_id), encoding="utf-8")
     (tmp_path / "long_name.bpmn").write_text(plain("named", name="名" * 201), encoding="utf-8")
-    problems = kasane_cli("lint", tmp_path, code=1)["problems"]
+    problems = kasane.lint([tmp_path])["problems"]
     assert {(p["element"], p["message"].split("（")[0]) for p in problems} == {
         (long_id, "プロセス ID が長すぎます"), ("named", "プロセス名が長すぎます")}
     assert all("上限 200 文字" in p["message"] for p in problems)
-    kasane_cli("deploy", tmp_path / "long_name.bpmn", code=1)
-    assert kasane_cli("deploy", MODELS / "sample.bpmn")[0]["version"] == 1  # nothing stored
+    for name in ("long_id.bpmn", "long_name.bpmn"):  # refused on SQLite as on PostgreSQL
+        with pytest.raises(ModelRefused):
+            kasane.deploy([tmp_path / name])
+    assert kasane.deploy([MODELS / "sample.bpmn"])[0]["version"] == 1  # nothing was stored
 
 
-def test_a_model_with_more_elements_than_the_limit_is_refused(kasane_cli, tmp_path):
+def test_a_model_with_more_elements_than_the_limit_is_refused(tmp_path):
     (tmp_path / "seq.bpmn").write_text(sequence("seq", 10_000), encoding="utf-8")
-    [problem] = kasane_cli("lint", tmp_path, code=1)["problems"]
+    [problem] = deployments.lint([tmp_path])["problems"]
     assert problem["element"] == "seq"
     assert "KASANE_LIMIT_MAX_ELEMENTS" in problem["message"]
     assert "（20,003 個）" in problem["message"]  # 10,000 tasks, 10,001 flows, 2 events

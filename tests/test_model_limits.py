@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from engine import deployments, timer_values
+from engine import deployments, limits, timer_values
 from engine.errors import InvalidInput
 from engine.limits import BudgetExceeded
 from tests.hostile import models
@@ -60,7 +60,8 @@ def test_lint_checks_constant_timer_and_due_date_values(tmp_path, slot, text, me
 ])
 def test_lint_runs_constants_on_the_budget(tmp_path, slot, text, element, needle):
     build, _, _ = models.SLOTS[slot]
-    [problem] = _lint(tmp_path, build("p", text))
+    with limits.override(max_seconds=60):  # the step count must stop it, even when busy
+        [problem] = _lint(tmp_path, build("p", text))
     assert problem["element"] == element and needle in problem["message"]
 
 
@@ -176,3 +177,20 @@ def test_a_cycle_with_a_start_date_runs(kasane, tmp_path):
                                  "element": "t"}]
     clock.set_now("2025-04-10T10:00:00+09:00")
     assert kasane.run_timers()["fired"] == 1
+
+
+def test_evaluations_of_one_case_share_a_time_budget(kasane, tmp_path):
+    # 200 instances, each a script within its own budget: together they would take
+    # many seconds; the case's evaluation time (max_case_seconds) stops them.
+    script = models.loop_cardinality("p", "200")["p.bpmn"].replace(
+        "回 = 1", "c = 0\nfor i in range(100000):\n    c += 1")
+    (tmp_path / "p.bpmn").write_text(script, encoding="utf-8")
+    kasane.deploy([tmp_path])
+    kasane.add_user("a", ["担当"])
+    with limits.override(max_case_seconds=0.3):
+        started = time.monotonic()
+        with pytest.raises(InvalidInput) as refused:
+            kasane.open_case("p", "a")
+    assert refused.value.fields["limit"] == "max_case_seconds"
+    assert refused.value.fields["element"] == "m"
+    assert time.monotonic() - started < 10

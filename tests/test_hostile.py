@@ -23,7 +23,7 @@ from tests.hostile.corpus import cases
 from tests.hostile.models import DUE_DATE_TASK, SLOTS, plain, sequence
 
 MEMORY_CAP = 2 << 30   # bytes of address space for the corpus process
-TIMEOUT = 600          # seconds for one group's cases, all together
+TIMEOUT = 240          # seconds for one group's cases together (under 20 s when idle)
 # One case (lint, or deploy and open): about 1 s at most on an idle machine. CPU time is
 # what the budget bounds; wall time also counts what other processes take meanwhile.
 CASE_CPU_SECONDS = 5

@@ -20,10 +20,10 @@ from forms.validation import check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
                     users, versions)
-from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
-from engine.unit_of_work import ModelFailure, case_unit, get_case_row, load_case, timers_due
+from engine.unit_of_work import case_unit, get_case_row, load_case, timers_due
 
 TaskFilter = human_tasks.TaskFilter
 
@@ -443,7 +443,9 @@ class Kasane:
         except ModelFailure as exc:
             if exc.case_id is not None:
                 with self.transaction() as session:
-                    incidents.record(session, exc.case_id, exc, backoff=False)
+                    # A case the failed step was opening was rolled back with it.
+                    if session.get(Case, exc.case_id) is not None:
+                        incidents.record(session, exc.case_id, exc, backoff=False)
             self._write_audit(call, write, failed=exc)
             raise
         except KasaneError as exc:

@@ -127,12 +127,11 @@ def find_process(files: Mapping[str, str], process_id: str) -> ProcessModel:
 def read_model_dir(path: str | Path) -> dict[str, str]:
     """BPMN files under a folder (or one file), keyed by their path."""
     path = Path(path)
-    if path.is_file():
-        return {path.name: path.read_text(encoding="utf-8")}
+    if path.is_file():  # bytes: the XML declaration says how the file is encoded
+        return {path.name: path.read_bytes()}
     if not path.is_dir():
         raise NotFound(f"ファイルまたはフォルダが見つかりません: {path}")
-    return {p.relative_to(path).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(path.rglob("*.bpmn"))}
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*.bpmn"))}
 
 
 # ---- step records --------------------------------------------------------------------------

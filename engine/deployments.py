@@ -17,7 +17,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, modelcheck
+from engine import clock, limits, modelcheck, modelfiles
 from engine.errors import ModelRefused, NotFound
 from engine.parsing import PathwayParser
 from engine.store import Deployment
@@ -49,23 +49,45 @@ class Bundle:
         self.problems.append({"file": file, "element": element, "message": message})
 
 
-def read_model_files(paths) -> dict[str, str]:
-    """Model files under the given paths, keyed by a name relative to their folder."""
-    files: dict[str, str] = {}
+def read_model_bytes(paths) -> dict[str, bytes]:
+    """Model files under the given paths, as bytes, keyed by a name relative to their folder."""
+    files: dict[str, bytes] = {}
     for path in map(Path, paths):
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.suffix in MODEL_SUFFIXES):
-                files[file.relative_to(path).as_posix()] = file.read_text(encoding="utf-8")
+                files[file.relative_to(path).as_posix()] = file.read_bytes()
         elif path.is_file():
-            files[path.name] = path.read_text(encoding="utf-8")
+            files[path.name] = path.read_bytes()
         else:
             raise NotFound(f"ファイルまたはフォルダが見つかりません: {path}")
     return files
 
 
-def parse_bundle(files: dict[str, str]) -> Bundle:
-    bundle = Bundle(files=files, parser=PathwayParser())
-    if not files:
+def decode_models(raw: dict[str, bytes]) -> tuple[dict[str, str], list[dict]]:
+    """UTF-8 text of each file, as its BOM or XML declaration says to read it; files that
+    cannot be read come back as problems instead."""
+    files, problems = {}, []
+    for name, data in raw.items():
+        try:
+            files[name] = modelfiles.xml_text(data)
+        except modelfiles.UnreadableModel as exc:
+            problems.append({"file": name, "element": None, "message": exc.reason})
+    return files, problems
+
+
+def read_model_files(paths) -> dict[str, str]:
+    """Model files under the given paths as UTF-8 text; ModelRefused if one is unreadable."""
+    files, problems = decode_models(read_model_bytes(paths))
+    if problems:
+        raise ModelRefused("モデルのファイルを読めません。", problems)
+    return files
+
+
+def parse_bundle(files: dict[str, str], problems: list[dict] | None = None) -> Bundle:
+    """Parse and check a set of files; ``problems`` found while reading them come first."""
+    limits.current()  # an invalid KASANE_LIMIT_* setting is refused before anything runs
+    bundle = Bundle(files=files, parser=PathwayParser(), problems=list(problems or []))
+    if not files and not bundle.problems:
         bundle.problem(None, None, "BPMN/DMN ファイルがありません。")
         return bundle
     for name, text in files.items():
@@ -75,9 +97,12 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
             bundle.problem(name, None, f"XML として読めません: {exc}")
             continue
         bundle.problems.extend(modelcheck.check_expressions(name, tree))
-        unsupported = modelcheck.check_supported_elements(name, tree)
-        if unsupported:  # SpiffWorkflow's parser would fail on them without saying where
-            bundle.problems.extend(unsupported)
+        bundle.problems.extend(modelcheck.check_stored_text(name, tree))
+        # SpiffWorkflow's parser would fail on these without saying where, or overflow.
+        unparsable = (modelcheck.check_supported_elements(name, tree)
+                      + modelcheck.check_element_count(name, tree))
+        if unparsable:
+            bundle.problems.extend(unparsable)
             continue
         if name.endswith(".dmn") and len(tree.findall("{*}decision")) > 1:
             bundle.problem(name, None, "DMN ファイル1つにつき decision は1つにしてください"
@@ -91,6 +116,8 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
                 bundle.parser.add_bpmn_xml(tree, filename=name)
         except ValidationException as exc:
             bundle.problem(exc.file_name or name, exc.id or None, _exception_text(exc))
+        except RecursionError:
+            bundle.problem(name, None, TOO_LONG)
         except Exception as exc:  # a parser failure must still end in a precise problem
             bundle.problem(name, None, f"モデルを読み込めません: {type(exc).__name__}: {exc}")
     if bundle.problems:
@@ -98,7 +125,10 @@ def parse_bundle(files: dict[str, str]) -> Bundle:
     for process_id in pathway_ids(bundle.parser):
         try:
             build_pathway(bundle.parser, process_id)
-        except (ValidationException, SpiffWorkflowException) as exc:
+        except (ValidationException, SpiffWorkflowException, RecursionError) as exc:
+            if _recursion(exc):  # SpiffWorkflow parses one element per level of recursion
+                bundle.problem(_file_of(bundle.parser, process_id), process_id, TOO_LONG)
+                continue
             bundle.problem(getattr(exc, "file_name", None) or _file_of(bundle.parser, process_id),
                            getattr(exc, "id", None) or process_id, _exception_text(exc))
             continue
@@ -117,7 +147,7 @@ def pathway_ids(parser: PathwayParser) -> list[str]:
 
 
 def lint(paths) -> dict:
-    bundle = parse_bundle(read_model_files(paths))
+    bundle = parse_bundle(*decode_models(read_model_bytes(paths)))
     return {"ok": not bundle.problems, "problems": bundle.problems}
 
 
@@ -175,7 +205,7 @@ def content_hash(files: dict[str, str]) -> str:
 
 def deploy(session: Session, paths, actor: str | None = None) -> list[dict]:
     """Deploy every executable process found under paths; refuse all if any problem."""
-    bundle = parse_bundle(read_model_files(paths))
+    bundle = parse_bundle(*decode_models(read_model_bytes(paths)))
     if bundle.problems:
         raise ModelRefused("モデルに問題があるためデプロイできません。", bundle.problems)
     results = []
@@ -221,6 +251,19 @@ def load_pathway(deployment: Deployment) -> Pathway:
     spec, subprocess_specs, decisions, internal = parsed
     return Pathway(deployment.id, deployment.pathway, deployment.version, deployment.name,
                    spec, subprocess_specs, decisions, internal)
+
+
+TOO_LONG = ("要素の連なりが長すぎて SpiffWorkflow が読み込めません（一続きの流れがおよそ 400 要素を"
+            "超えています）。サブプロセスや呼び出しアクティビティで分けてください。")
+
+
+def _recursion(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, RecursionError) or "RecursionError" in str(exc)[:200]:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _exception_text(exc: Exception) -> str:

@@ -30,6 +30,17 @@ class ModelRefused(InvalidInput):
         return {"error": self.message, "fields": {}, "problems": self.problems}
 
 
+class ModelFailure(InvalidInput):
+    """The model itself failed while a case ran (a script error, a budget exceeded…).
+
+    The step is refused and rolled back; the caller records an incident on the case.
+    """
+
+    def __init__(self, message: str, fields: dict | None = None, case_id: int | None = None):
+        super().__init__(message, fields)
+        self.case_id = case_id
+
+
 class NotFound(KasaneError):
     kind = "not_found"
 

@@ -12,13 +12,22 @@ import ast
 import calendar
 import functools
 import re
+import threading
+import weakref
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from time import monotonic
+from typing import NamedTuple
 
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
-from engine import clock
+from engine import budget, clock, limits, safe_types, storable
 from engine.clock import LOCAL_TZ
+from engine.instrument import GUARDS, depth, instrument, is_slice_target
+from engine.limits import BudgetExceeded
 
 
 class UnsafeExpression(ValueError):
@@ -95,74 +104,55 @@ def duration_days(iso_duration: str) -> int:
     return int(m.group(1) or 0) * 7 + int(m.group(2) or 0)
 
 
-# --- size guards: a model must not be able to hang or exhaust a worker -------------------
+# --- the budget: see engine.limits (settings) and engine.budget (the guards) -------------
 
-MAX_ITEMS = 100_000        # elements of a range, or a repeated string or list
-MAX_INT_BITS = 4_096       # about 1,200 decimal digits
-
-
-class TooLarge(ValueError):
-    pass
+TooLarge = BudgetExceeded  # the name the first size guards used
 
 
-def _capped_range(*args):
-    result = range(*args)
-    if len(result) > MAX_ITEMS:
-        raise TooLarge(f"range が大きすぎます（{len(result)} 件、上限 {MAX_ITEMS} 件）")
-    return result
+class ModelCodeError(ValueError):
+    """Model code failed the way Python code fails (a missing name, a division by zero).
+
+    Every failure of model code is a ValueError: this one, UnsafeExpression,
+    BudgetExceeded, or the ValueError a helper raises. ``error_class`` keeps Python's
+    class name; ``__cause__`` is the original exception."""
+
+    LABELS = {
+        NameError: "名前が定義されていません",
+        KeyError: "キーがありません",
+        IndexError: "添字が範囲外です",
+        ZeroDivisionError: "0 で割っています",
+        TypeError: "値の型が合いません",
+        AttributeError: "その属性やメソッドはありません",
+        OverflowError: "数値が範囲を超えています",
+        UnicodeError: "文字コードを変換できません",
+    }
+
+    def __init__(self, exc: BaseException):
+        label = next((text for cls, text in self.LABELS.items() if isinstance(exc, cls)),
+                     "式の実行に失敗しました")
+        detail = str(exc)
+        reason = f"{label}（{type(exc).__name__}: {detail}）" if detail else \
+            f"{label}（{type(exc).__name__}）"
+        super().__init__(reason)
+        self.reason = reason
+        self.error_class = type(exc).__name__
 
 
-def _guarded_pow(base, exponent):
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if abs(base) > 1 and (abs(base).bit_length() * exponent) > MAX_INT_BITS:
-            raise TooLarge("べき乗の結果が大きすぎます")
-    return base ** exponent
-
-
-def _guarded_mul(left, right):
-    for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int):
-            if len(seq) * count > MAX_ITEMS:
-                raise TooLarge(f"繰り返しの結果が大きすぎます（上限 {MAX_ITEMS} 要素）")
-    return left * right
-
-
-class _Guard(ast.NodeTransformer):
-    """Route ``**`` and ``*`` through the size guards, after the whitelist check passed.
-
-    The guard names start with an underscore, which model text can never name itself.
-    """
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        guard = {ast.Pow: "_kasane_pow", ast.Mult: "_kasane_mul"}.get(type(node.op))
-        if guard is None:
-            return node
-        return ast.copy_location(
-            ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right],
-                     keywords=[]), node)
-
-    def visit_AugAssign(self, node):
-        self.generic_visit(node)
-        guard = {ast.Pow: "_kasane_pow", ast.Mult: "_kasane_mul"}.get(type(node.op))
-        if guard is None:
-            return node
-        target = node.target
-        load = ast.Name(id=target.id, ctx=ast.Load()) if isinstance(target, ast.Name) else \
-            ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
-        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[load, node.value],
-                        keywords=[])
-        return ast.copy_location(ast.Assign(targets=[target], value=call), node)
-
-
-_GUARDS = {"_kasane_pow": _guarded_pow, "_kasane_mul": _guarded_mul}
+def _refusal(exc: Exception) -> Exception:
+    """What evaluate/execute raise for an exception of model code."""
+    if isinstance(exc, ValueError):
+        return exc
+    if isinstance(exc, RecursionError):
+        return BudgetExceeded("max_data_depth", detail="入れ子が深すぎて処理できません")
+    if isinstance(exc, MemoryError):
+        return BudgetExceeded("max_allocation", detail="メモリが足りません")
+    return ModelCodeError(exc)
 
 
 SAFE_FUNCTIONS: dict[str, object] = {
-    "len": len, "min": min, "max": max, "abs": abs, "round": round, "sum": sum,
-    "sorted": sorted, "any": any, "all": all, "int": int, "float": float, "str": str,
-    "bool": bool, "list": list, "dict": dict, "set": set, "tuple": tuple,
-    "range": _capped_range, "enumerate": enumerate, "zip": zip,
+    "len": len, "min": min, "max": max, "abs": abs, "any": any, "all": all,
+    "float": float, "bool": bool, "enumerate": enumerate,
+    **safe_types.BUILTINS,  # list, tuple, set, dict, str, int, range, round, sorted, sum, zip
     "today": _today, "now": _now, "parse_date": parse_date,
     "days_between": days_between, "add_days": add_days, "add_months": add_months,
     "duration_days": duration_days,
@@ -233,13 +223,31 @@ _DENIED_NAMES = frozenset({
 })
 
 
-def _check_tree(tree: ast.AST, allowed: tuple) -> frozenset[str]:
+def _in_source_order(tree: ast.AST) -> list:
+    """All nodes, in source order and innermost first, so that the refusal named is the
+    first one a reader meets. Nodes without a position (operators, contexts) take their
+    parent's and follow it."""
+    order, queue = [], [(tree, (0, 0, 0, 0))]
+    for node, inherited in queue:  # breadth first; the list grows while it is read
+        position = (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset) \
+            if hasattr(node, "lineno") else inherited
+        order.append((position, len(order), node))
+        queue.extend((child, position) for child in ast.iter_child_nodes(node))
+    return [node for _, _, node in sorted(order, key=lambda item: item[:2])]
+
+
+def _check_tree(tree: ast.AST, allowed: tuple) -> tuple[frozenset[str], frozenset[str]]:
     """Raise UnsafeExpression for the first construct outside the whitelist.
 
-    Returns the names the source reads or writes, to spot task data that would hide a
-    helper function."""
-    names = set()
-    for node in ast.walk(tree):
+    Returns the names the source reads or writes (to spot task data that would hide a
+    helper function) and the names it only reads (its free names: with none but the
+    helpers, the source is constant and lint can run it)."""
+    names, stored = set(), set()
+    # A slice can be assigned only as the one target of a plain or augmented assignment.
+    slice_targets = {id(n.targets[0]) for n in ast.walk(tree)
+                     if isinstance(n, ast.Assign) and len(n.targets) == 1}
+    slice_targets |= {id(n.target) for n in ast.walk(tree) if isinstance(n, ast.AugAssign)}
+    for node in _in_source_order(tree):
         if type(node) in _REFUSED:
             raise UnsafeExpression(_REFUSED[type(node)])
         if not isinstance(node, allowed):
@@ -250,6 +258,8 @@ def _check_tree(tree: ast.AST, allowed: tuple) -> frozenset[str]:
             if isinstance(node.ctx, ast.Store) and node.id in SAFE_FUNCTIONS:
                 raise UnsafeExpression(f"関数名には代入できません: {node.id}")
             names.add(node.id)
+            if isinstance(node.ctx, ast.Store):
+                stored.add(node.id)
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
                 raise UnsafeExpression(f"非公開の属性は使用できません: {node.attr}")
@@ -267,19 +277,49 @@ def _check_tree(tree: ast.AST, allowed: tuple) -> frozenset[str]:
                 raise UnsafeExpression("呼び出せるのは許可された関数とメソッドだけです")
         elif isinstance(node, ast.comprehension) and node.is_async:
             raise UnsafeExpression("async 内包表記は使用できません")
-    return frozenset(names)
+        elif (is_slice_target(node) and not isinstance(node.ctx, ast.Load)
+              and id(node) not in slice_targets):
+            raise UnsafeExpression("スライスへの代入は「x[a:b] = 値」の形でだけ使えます")
+    return frozenset(names), frozenset(names - stored - set(SAFE_FUNCTIONS))
+
+
+class Compiled(NamedTuple):
+    code: object
+    names: frozenset[str]  # every name the source reads or writes
+    free: frozenset[str]   # names it reads and never assigns, helpers excluded
+
+
+def _compile(source: str, mode: str) -> Compiled:
+    current = limits.current()
+    return _compile_within(source, mode, current.max_source_length, current.max_depth)
 
 
 @functools.lru_cache(maxsize=2048)
-def _compile(source: str, mode: str):
+def _compile_within(source: str, mode: str, max_length: int, max_depth: int) -> Compiled:
+    """Parse, check, instrument and compile; nothing of the source runs here.
+
+    Length and nesting are bounded before anything recursive sees the tree, so a model
+    cannot crash the parser or the compiler with 3,000 unary minus signs."""
+    if len(source) > max_length:
+        raise BudgetExceeded("max_source_length", len(source), max_length)
     try:
         tree = ast.parse(source, mode=mode)
     except ValueError as exc:  # null bytes: report it like any other unparsable text
         raise SyntaxError(str(exc)) from None
-    names = _check_tree(tree, _EXPRESSION_NODES if mode == "eval" else _SCRIPT_NODES)
-    tree = ast.fix_missing_locations(_Guard().visit(tree))
-    # "<string>" is the filename Spiff looks for to report the failing script line.
-    return compile(tree, "<string>", mode), names
+    except (RecursionError, MemoryError):
+        raise BudgetExceeded("max_depth", allowed=max_depth,
+                             detail="入れ子が深すぎて読めません") from None
+    levels = depth(tree, max_depth)
+    if levels > max_depth:
+        raise BudgetExceeded("max_depth", allowed=max_depth)
+    names, free = _check_tree(tree, _EXPRESSION_NODES if mode == "eval" else _SCRIPT_NODES)
+    try:
+        # "<string>" is the filename Spiff looks for to report the failing script line.
+        code = compile(instrument(tree), "<string>", mode)
+    except (RecursionError, MemoryError, OverflowError):
+        raise BudgetExceeded("max_depth", allowed=max_depth,
+                             detail="式が複雑すぎてコンパイルできません") from None
+    return Compiled(code, names, free)
 
 
 def check_expression(source: str) -> None:
@@ -290,6 +330,11 @@ def check_script(source: str) -> None:
     _compile(source, "exec")
 
 
+def free_names(source: str, mode: str = "eval") -> frozenset[str]:
+    """The names a checked expression (mode "eval") or script ("exec") needs from outside."""
+    return _compile(source, mode).free
+
+
 def _globals(names: frozenset[str], context: dict, extra: dict | None) -> dict:
     # Task data wins over extra (as in Spiff: a data object read by the task is in
     # both); helpers win over both, so refuse data that would silently hide one.
@@ -297,25 +342,54 @@ def _globals(names: frozenset[str], context: dict, extra: dict | None) -> dict:
     if hidden:
         raise ValueError("タスクデータの名前が関数名と重なっています。"
                          f"名前を変えてください: {', '.join(hidden)}")
-    return {**(extra or {}), **context, **SAFE_FUNCTIONS, **_GUARDS, "__builtins__": {}}
+    return {**(extra or {}), **context, **SAFE_FUNCTIONS, **GUARDS, "__builtins__": {}}
 
 
 def evaluate(source: str, context: dict, extra: dict | None = None):
-    code, names = _compile(source, "eval")
-    return eval(code, _globals(names, context, extra))
+    """The value of an expression, on a fresh budget.
+
+    Raises SyntaxError, or a ValueError: UnsafeExpression, BudgetExceeded,
+    ModelCodeError, or the ValueError of a helper."""
+    compiled = _compile(source, "eval")
+    scope = _globals(compiled.names, context, extra)
+    with budget.running():
+        try:
+            return eval(compiled.code, scope)
+        except Exception as exc:
+            refusal = _refusal(exc)
+            if refusal is exc:
+                raise
+            raise refusal from exc
+
+
+_NOT_DATA = frozenset({"__builtins__", "__annotations__"})
 
 
 def execute(source: str, context: dict, extra: dict | None = None) -> None:
-    """Run a script; the variables it assigns are written back into ``context``."""
-    code, names = _compile(source, "exec")
+    """Run a script on a fresh budget; the variables it assigns are written back into
+    ``context``, once they are known to be storable. Raises as :func:`evaluate`."""
+    compiled = _compile(source, "exec")
     extra = extra or {}
-    scope = _globals(names, context, extra)
-    exec(code, scope)
+    scope = _globals(compiled.names, context, extra)
+    with budget.running():
+        try:
+            exec(compiled.code, scope)
+        except Exception as exc:
+            refusal = _refusal(exc)
+            if refusal is exc:
+                raise
+            raise refusal from exc
+    results = {}
     for key, value in scope.items():
-        if key in SAFE_FUNCTIONS or key in _GUARDS or key in ("__builtins__", "__annotations__"):
+        if key in SAFE_FUNCTIONS or key in GUARDS or key in _NOT_DATA:
             continue
         if key in extra and key not in context and value is extra[key]:
             continue  # untouched external context is not task data
+        results[key] = value
+    # New or rebound values, and containers a script may have changed in place.
+    storable.check_values({k: v for k, v in results.items() if not callable(v) and (
+        k not in context or v is not context[k] or type(v) in (list, dict, set))})
+    for key, value in results.items():
         if callable(value):  # e.g. `f = len`: it would not survive serialising task data
             context.pop(key, None)
         else:
@@ -361,7 +435,60 @@ class RestrictedEnvironment(TaskDataEnvironment):
         return True
 
 
+def _short(source: str, width: int = 80) -> str:
+    text = " ".join(source.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _script_line(exc: BaseException) -> int | None:
+    """The line of model code that raised, from the traceback of exc or its cause."""
+    line = None
+    for error in (exc, exc.__cause__):
+        tb = error.__traceback__ if error is not None else None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<string>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        if line is not None:
+            return line
+    return None
+
+
+class ExpressionFailed(WorkflowTaskException):
+    """An expression or script of a model element failed or was refused at run time.
+
+    Carries the element (``task``), the ``expression``, the Japanese ``reason`` and the
+    ``limit`` (a setting name of engine.limits, or None). ``error_type`` is the class
+    of the original error, as SpiffWorkflow reports it (``UnsafeExpression``,
+    ``BudgetExceeded``, ``ZeroDivisionError`` ...)."""
+
+    def __init__(self, task, source: str, exc: Exception, script: bool = False):
+        self.expression = source
+        self.reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        self.limit = getattr(exc, "limit", None)
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        line = _script_line(exc) if script else None
+        lines = source.splitlines()
+        error_line = lines[line - 1] if line and line <= len(lines) else None
+        what = "スクリプト" if script else "式"
+        where = f"（{line} 行目）" if line else ""
+        super().__init__(f"要素 {element} の{what} {_short(source)!r}{where}を実行できません: "
+                         f"{self.reason}", task=task, exception=exc, line_number=line,
+                         error_line=error_line)
+        self.error_type = getattr(exc, "error_class", None) or type(exc).__name__
+        if isinstance(exc.__cause__, NameError):
+            note = self.did_you_mean_from_name_error(exc.__cause__, list(task.data))
+            if note:
+                self.add_note(note.strip())
+
+
 class RestrictedScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine on the restricted evaluator.
+
+    Failures of model code come out as :class:`ExpressionFailed`, which names the
+    element and the reason (SpiffWorkflow's own message is only "Error evaluating
+    expression")."""
+
     def __init__(self, environment=None):
         super().__init__(environment or RestrictedEnvironment())
 
@@ -369,3 +496,47 @@ class RestrictedScriptEngine(PythonScriptEngine):
         # SyntaxError must propagate unchanged: DMNEngine.needs_eq retries `>= 90`
         # as `v >= 90` when it sees one.
         check_expression(expression)
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            with _case_clock(task):
+                return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as exc:
+            exc.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as exc:
+            raise ExpressionFailed(task, expression, exc) from exc
+
+    def execute(self, task, script, external_context=None):
+        try:
+            with _case_clock(task):
+                return self.environment.execute(script, task.data, external_context or {})
+        except SpiffWorkflowException as exc:
+            raise self.create_task_exec_exception(task, script, exc)
+        except Exception as exc:
+            raise ExpressionFailed(task, script, exc, script=True) from exc
+
+
+# Evaluation time spent per loaded case (its top workflow object, which lives for one
+# request): a thousand instances of a script, or a decision of a thousand rules, each
+# within its own budget, must not add up to a hung worker.
+_spent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_spent_lock = threading.Lock()
+
+
+@contextmanager
+def _case_clock(task):
+    workflow = task.workflow.top_workflow
+    allowed = limits.current().max_case_seconds
+    with _spent_lock:
+        spent = _spent.get(workflow, 0.0)
+    if spent >= allowed:
+        raise BudgetExceeded("max_case_seconds", allowed=allowed)
+    started = monotonic()
+    token = budget.case_deadline.set(started + allowed - spent)
+    try:
+        yield
+    finally:
+        budget.case_deadline.reset(token)
+        with _spent_lock:
+            _spent[workflow] = spent + (monotonic() - started)

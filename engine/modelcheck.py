@@ -1,4 +1,10 @@
-"""Static checks that refuse a model before it runs, each naming the element and the reason."""
+"""Static checks that refuse a model before it runs, each naming the element and the reason.
+
+Besides the whitelist, lint runs every expression and script that needs no task data
+(a constant: ``10**9`` as a loopCardinality, a script that loops 10**12 times) on the
+run-time budget, and checks constant timer, due-date and cardinality values
+(engine.timer_values, engine.loops).
+"""
 from __future__ import annotations
 
 from lxml import etree
@@ -7,63 +13,122 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 import forms
-from engine.expressions import UnsafeExpression, check_expression, check_script, is_iso_literal
+from engine import limits, loops, storable, timer_values
+from engine.expressions import (UnsafeExpression, check_expression, check_script, evaluate,
+                                execute, free_names, is_iso_literal)
+from engine.limits import BudgetExceeded
+from engine.storable import NotStorable
+from engine.store import Case, Deployment, HistoryEntry, HumanTask, StepRecord
 
 NS = {"bpmn": BPMN_MODEL_NS, "camunda": CAMUNDA_MODEL_NS}
 TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
 
 
+# Ancestors that carry an id of their own but are not what a modeler clicks on.
+_PARTS = ("EventDefinition", "LoopCharacteristics")
+
+
 def _element_id(node):
     while node is not None:
-        if node.get("id"):
+        local = node.tag.rsplit("}", 1)[-1] if isinstance(node.tag, str) else ""
+        if node.get("id") and not local.endswith(_PARTS):
             return node.get("id")
         node = node.getparent()
     return None
 
 
-def _check(source, kind, file, node, problems):
+def _problem(problems, file, node, message):
+    problems.append({"file": file, "element": _element_id(node), "message": message})
+
+
+def _check(source, kind, file, node, problems) -> bool:
+    """Refuse what does not compile; True when the source compiled."""
     try:
         (check_script if kind == "script" else check_expression)(source)
     except SyntaxError as exc:
-        problems.append({"file": file, "element": _element_id(node),
-                         "message": f"式の構文が正しくありません: {source!r} ({exc.msg})"})
+        _problem(problems, file, node, f"式の構文が正しくありません: {source!r:.200} ({exc.msg})")
     except UnsafeExpression as exc:
-        problems.append({"file": file, "element": _element_id(node),
-                         "message": f"使用できない式です: {exc.reason}"})
+        _problem(problems, file, node, f"使用できない式です: {exc.reason}")
+    except BudgetExceeded as exc:
+        _problem(problems, file, node, f"式が上限を超えています: {exc.reason}")
+    else:
+        return True
+    return False
+
+
+def _value_problem(slot, value) -> str | None:
+    """Why a constant value cannot go in its slot (a timer, a due date, a cardinality)."""
+    try:
+        if slot in timer_values.KINDS:
+            timer_values.check(slot, value)
+        elif slot == "loopCardinality":
+            loops.check_count(value)
+        elif slot == "outputEntry":  # a decision's output lands in the case data
+            storable.check_value(value, "出力")
+    except NotStorable as exc:
+        return f"保存できない値になります: {exc.reason}"
+    except BudgetExceeded as exc:
+        return f"値が上限を超えています: {exc.reason}"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _run_constant(source, kind, slot, file, node, problems) -> None:
+    """An expression or script that needs no task data runs now, on the same budget as
+    at run time: one that never finishes is refused here, with its element."""
+    if free_names(source, "exec" if kind == "script" else "eval"):
+        return
+    try:
+        if kind == "script":
+            execute(source, {})
+            return
+        value = evaluate(source, {})
+    except (BudgetExceeded, NotStorable) as exc:
+        _problem(problems, file, node, f"式が上限を超えています: {exc.reason}"
+                 if isinstance(exc, BudgetExceeded) else f"保存できない値になります: {exc.reason}")
+        return
+    except Exception:  # any other failure depends on when it runs, or shows at run time
+        return
+    message = _value_problem(slot, value)
+    if message:
+        _problem(problems, file, node, message)
 
 
 def _expressions(tree):
-    """(source, kind, node) for every expression a BPMN or DMN file carries."""
+    """(source, kind, node, slot) for every expression a BPMN or DMN file carries.
+
+    kind: "script", "expression", "dmn-entry", or "literal" for plain ISO 8601 text in a
+    timer or due date; slot: the tag or attribute it came from."""
     for node in tree.iter():
         tag = node.tag if isinstance(node.tag, str) else ""
         local = tag.rsplit("}", 1)[-1]
         text = (node.text or "").strip()
         if local == "script" and text:
-            yield text, "script", node
+            yield text, "script", node, "script"
         elif local in ("conditionExpression", "condition", "completionCondition",
-                       "loopCardinality") and text:
-            yield text, "expression", node
-        elif local in TIMER_TAGS and text and not is_iso_literal(text):
-            yield text, "expression", node
-        elif local == "inputExpression":
+                       "loopCardinality", "messagePath") and text:
+            yield text, "expression", node, local
+        elif local in TIMER_TAGS and text:
+            yield text, "literal" if is_iso_literal(text) else "expression", node, local
+        elif local in ("inputExpression", "outputEntry"):
             for child in node:
                 if (child.text or "").strip():
-                    yield child.text.strip(), "expression", node
-        elif local == "outputEntry":
-            for child in node:
-                if (child.text or "").strip():
-                    yield child.text.strip(), "expression", node
+                    yield child.text.strip(), "expression", node, local
         elif local == "inputEntry":
             for child in node:
                 entry = (child.text or "").strip()
                 if entry and entry != "-":
-                    yield entry, "dmn-entry", node
+                    yield entry, "dmn-entry", node, local
+        elif local == "standardLoopCharacteristics" and node.get("loopMaximum"):
+            yield node.get("loopMaximum").strip(), "expression", node, "loopCardinality"
         due = node.get(f"{{{CAMUNDA_MODEL_NS}}}dueDate") if tag else None
-        if due and not is_iso_literal(due.strip()):
-            yield due.strip(), "expression", node
+        if due and due.strip():
+            yield due.strip(), "literal" if is_iso_literal(due.strip()) else "expression", \
+                node, "dueDate"
         expression = node.get(f"{{{CAMUNDA_MODEL_NS}}}expression") if tag else None
         if expression:
-            yield expression, "expression", node
+            yield expression, "expression", node, "expression"
 
 
 UNSUPPORTED = {
@@ -86,22 +151,94 @@ def check_supported_elements(file: str, tree) -> list[dict]:
     return problems
 
 
+FLOW_ELEMENTS = frozenset({
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
+    "boundaryEvent", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+    "eventBasedGateway", "complexGateway", "sequenceFlow", "dataObject",
+    "dataObjectReference", "dataStoreReference"})
+
+
+def check_element_count(file: str, tree) -> list[dict]:
+    """A process with more flow elements than max_elements (its subprocesses included) is
+    refused before SpiffWorkflow's parser, which recurses once per element of a chain."""
+    allowed = limits.current().max_elements
+    problems = []
+    for process in tree.iter(f"{{{BPMN_MODEL_NS}}}process"):
+        count = sum(1 for node in process.iter(f"{{{BPMN_MODEL_NS}}}*")
+                    if etree.QName(node).localname in FLOW_ELEMENTS)
+        if count > allowed:
+            exc = BudgetExceeded("max_elements", count, allowed, f"プロセス {process.get('id')}")
+            problems.append({"file": file, "element": process.get("id"), "message":
+                             f"{exc.reason}。サブプロセスや呼び出しアクティビティで分けてください。"})
+    return problems
+
+
+def _column(column) -> int:
+    return column.type.length
+
+
+_NODES = " or ".join(f"local-name()='{tag}'" for tag in sorted(FLOW_ELEMENTS)
+                    if tag not in ("sequenceFlow", "dataObject", "dataObjectReference",
+                                   "dataStoreReference"))
+# (what, xpath, attribute, column): text a model puts into a column of the store.
+_STORED_TEXT = (
+    ("プロセス ID", ".//bpmn:process", "id", Deployment.__table__.c.pathway),
+    ("プロセス名", ".//bpmn:process", "name", Deployment.__table__.c.name),
+    ("要素の ID", f".//bpmn:*[{_NODES}]", "id", StepRecord.__table__.c.spec_id),
+    ("要素の名前", f".//bpmn:*[{_NODES}]", "name", HistoryEntry.__table__.c.name),
+    ("フォームキー", ".//bpmn:userTask", f"{{{CAMUNDA_MODEL_NS}}}formKey",
+     HumanTask.__table__.c.form_key),
+    ("レーン（役割）の名前", ".//bpmn:lane", "name", HumanTask.__table__.c.role),
+    ("段階 (stage)", ".//camunda:property[@name='stage']", "value", Case.__table__.c.stage),
+    ("状態 (status)", ".//camunda:property[@name='status']", "value", Case.__table__.c.status),
+)
+
+
+def check_stored_text(file: str, tree) -> list[dict]:
+    """Ids, names and properties longer than the columns that keep them: PostgreSQL
+    would fail on them at run time and SQLite would keep them silently."""
+    problems = []
+    for what, path, attribute, column in _STORED_TEXT:
+        for node in tree.xpath(path, namespaces=NS):
+            value = (node.get(attribute) or "").strip()
+            if len(value) > _column(column):
+                space = " " if what[-1].isascii() else ""
+                problems.append({"file": file, "element": _element_id(node), "message":
+                                 f"{what}{space}が長すぎます（{len(value):,} 文字、上限 "
+                                 f"{_column(column)} 文字）: {value[:40]}…"})
+    return problems
+
+
 def check_expressions(file: str, tree) -> list[dict]:
     problems: list[dict] = []
-    for source, kind, node in _expressions(tree):
+    for source, kind, node, slot in _expressions(tree):
+        if kind == "literal":
+            message = _value_problem(slot, source)
+            if message:
+                _problem(problems, file, node, message)
+            continue
         if kind == "dmn-entry":
             # A DMN input entry is a value (`"多機関協働"`) or an operator tail (`>= 90`).
             source = source.replace("?", "dmninputexpr")
             try:
                 check_expression(source)
             except SyntaxError:
-                _check(f"dmninputexpr {source}", "expression", file, node, problems)
+                if _check(f"dmninputexpr {source}", "expression", file, node, problems):
+                    _run_constant(f"dmninputexpr {source}", "expression", slot, file, node,
+                                  problems)
                 continue
             except UnsafeExpression as exc:
-                problems.append({"file": file, "element": _element_id(node),
-                                 "message": f"使用できない式です: {exc.reason}"})
+                _problem(problems, file, node, f"使用できない式です: {exc.reason}")
+                continue
+            except BudgetExceeded as exc:
+                _problem(problems, file, node, f"式が上限を超えています: {exc.reason}")
+                continue
+            _run_constant(source, "expression", slot, file, node, problems)
             continue
-        _check(source, kind, file, node, problems)
+        if _check(source, kind, file, node, problems):
+            _run_constant(source, kind, slot, file, node, problems)
     return problems
 
 

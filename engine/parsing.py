@@ -6,14 +6,20 @@ Conventions a standard modeler can edit without custom code:
   ``camunda:dueDate``;
 - ``camunda:properties`` on tasks and events carry ``stage`` (and ``status``,
   ``validation``), read into ``task_spec.extensions``.
+
+Every task parser also bounds multi-instance tasks and loops (engine.loops).
 """
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser as BpmnReceiveTaskParser
-from SpiffWorkflow.bpmn.specs.defaults import (BoundaryEvent, CallActivity, EndEvent,
-                                               IntermediateCatchEvent, IntermediateThrowEvent,
-                                               ManualTask, NoneTask, ReceiveTask, ScriptTask,
+from SpiffWorkflow.bpmn.parser.event_parsers import SendTaskParser as BpmnSendTaskParser
+from SpiffWorkflow.bpmn.parser.task_parsers import AdHocSubprocessParser as BpmnAdHocParser
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser as BpmnTaskParser
+from SpiffWorkflow.bpmn.specs.defaults import (AdHocSubprocess, BoundaryEvent, CallActivity,
+                                               EndEvent, IntermediateCatchEvent,
+                                               IntermediateThrowEvent, ManualTask, NoneTask,
+                                               ReceiveTask, ScriptTask, SendTask, ServiceTask,
                                                StartEvent, SubWorkflowTask, TransactionSubprocess)
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (CamundaBoundaryEventParser,
@@ -28,6 +34,8 @@ from SpiffWorkflow.camunda.parser.task_spec import (CAMUNDA_MODEL_NS, BusinessRu
                                                     UserTaskParser)
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from engine.loops import LoopBoundsMixin
 
 
 class PropertiesMixin:
@@ -44,7 +52,7 @@ class PropertiesMixin:
         return extensions
 
 
-class KasaneUserTaskParser(PropertiesMixin, UserTaskParser):
+class KasaneUserTaskParser(LoopBoundsMixin, PropertiesMixin, UserTaskParser):
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
         due = self.node.get(f'{{{CAMUNDA_MODEL_NS}}}dueDate')
@@ -73,30 +81,43 @@ class BoundaryEventParser(PropertiesMixin, CamundaBoundaryEventParser):
     pass
 
 
-class ReceiveTaskParser(PropertiesMixin, CamundaEventDefinitionParser, BpmnReceiveTaskParser):
+class ReceiveTaskParser(LoopBoundsMixin, PropertiesMixin, CamundaEventDefinitionParser,
+                        BpmnReceiveTaskParser):
     """A receive task with Camunda's message handling, like the catch events."""
 
     def create_task(self):
         return BpmnReceiveTaskParser.create_task(self)
 
 
-class TaskParser(PropertiesMixin, CamundaTaskParser):
+class TaskParser(LoopBoundsMixin, PropertiesMixin, CamundaTaskParser):
     pass
 
 
-class KasaneScriptTaskParser(PropertiesMixin, ScriptTaskParser):
+class KasaneScriptTaskParser(LoopBoundsMixin, PropertiesMixin, ScriptTaskParser):
     pass
 
 
-class KasaneBusinessRuleTaskParser(PropertiesMixin, BusinessRuleTaskParser):
+class KasaneBusinessRuleTaskParser(LoopBoundsMixin, PropertiesMixin, BusinessRuleTaskParser):
     pass
 
 
-class KasaneSubWorkflowParser(PropertiesMixin, SubWorkflowParser):
+class KasaneSubWorkflowParser(LoopBoundsMixin, PropertiesMixin, SubWorkflowParser):
     pass
 
 
-class KasaneCallActivityParser(PropertiesMixin, CallActivityParser):
+class KasaneCallActivityParser(LoopBoundsMixin, PropertiesMixin, CallActivityParser):
+    pass
+
+
+class ServiceTaskParser(LoopBoundsMixin, BpmnTaskParser):
+    pass
+
+
+class SendTaskParser(LoopBoundsMixin, BpmnSendTaskParser):
+    pass
+
+
+class AdHocSubprocessParser(LoopBoundsMixin, BpmnAdHocParser):
     pass
 
 
@@ -117,6 +138,10 @@ class PathwayParser(CamundaParser):
         full_tag('subProcess'): (KasaneSubWorkflowParser, SubWorkflowTask),
         full_tag('callActivity'): (KasaneCallActivityParser, CallActivity),
         full_tag('transaction'): (KasaneSubWorkflowParser, TransactionSubprocess),
+        # Not otherwise changed, but loops on them must keep to max_instances too.
+        full_tag('serviceTask'): (ServiceTaskParser, ServiceTask),
+        full_tag('sendTask'): (SendTaskParser, SendTask),
+        full_tag('adHocSubProcess'): (AdHocSubprocessParser, AdHocSubprocess),
     }
 
     def __init__(self):

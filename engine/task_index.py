@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import agencies, clock, timers
-from engine.errors import InvalidInput
+from engine.errors import ModelFailure
 from engine.expressions import is_iso_literal
 from engine.store import HumanTask
 
@@ -60,7 +60,7 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
         if task_id in indexed:
             continue
         extensions = task.task_spec.extensions or {}
-        due = due_time(task, now)
+        due = due_time(task, now, case.id)
         new.append({"id": task_id, "case_id": case.id, "spec_id": task.task_spec.name,
                     "name": task.task_spec.bpmn_name or task.task_spec.name,
                     "role": task.task_spec.lane, "form_key": form_key(task.task_spec),
@@ -77,7 +77,7 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
                            task.task_spec.bpmn_id or task.task_spec.name)
 
 
-def due_time(task, created):
+def due_time(task, created, case_id: int | None = None):
     expression = (task.task_spec.extensions or {}).get("dueDate")
     if not expression:
         return None
@@ -86,8 +86,11 @@ def due_time(task, created):
             task.workflow.script_engine.evaluate(task, expression)
         return timers.to_instant(value, start=created)
     except (SpiffWorkflowException, ValueError) as exc:
-        raise InvalidInput(f"タスク「{task.task_spec.bpmn_name}」の期限 {expression!r} を"
-                           f"評価できません: {exc}") from exc
+        fields = {"element": task.task_spec.name}
+        if getattr(exc, "limit", None):
+            fields["limit"] = exc.limit
+        raise ModelFailure(f"タスク「{task.task_spec.bpmn_name}」（要素 {task.task_spec.name}）の期限 "
+                           f"{expression!r} を評価できません: {exc}", fields, case_id=case_id) from exc
 
 
 def rename_open_tasks(session: Session, case, workflow) -> None:

@@ -11,9 +11,11 @@ from datetime import date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              DurationTimerEventDefinition,
+                                                              TimeDateEventDefinition,
                                                               TimerEventDefinition)
 
-from engine import clock, limits
+from engine import clock, limits, timer_values
 
 
 class _ClockDatetime(datetime):
@@ -32,12 +34,33 @@ _parse_time_or_duration = TimerEventDefinition.parse_time_or_duration
 
 def _time_or_duration(value):
     # A timer expression may give a date or datetime (a form field) as well as ISO text.
-    if isinstance(value, (date, datetime)):
-        return to_instant(value)
-    return _parse_time_or_duration(value)
+    # Anything unusable is a ValueError naming the value (engine.timer_values). Instants
+    # are _ClockDatetime: SpiffWorkflow's cycle parser tests isinstance(x, datetime)
+    # against the name patched above, so R/<start>/<duration> needs them.
+    if isinstance(value, (date, datetime)) or not isinstance(value, str):
+        moment = timer_values.instant(value)
+    elif value.strip().upper().startswith("P"):
+        return timer_values.duration(value.strip())
+    elif "W" in value.upper():  # an ISO week date
+        try:
+            moment = timer_values.check_instant(_parse_time_or_duration(value.strip()))
+        except (AttributeError, ValueError, OverflowError):
+            raise timer_values.TimerValueError(f"日時として読めません: {value!r}") from None
+    else:
+        moment = timer_values.instant(value)
+    return _ClockDatetime.combine(moment.date(), moment.timetz())
 
 
 TimerEventDefinition.parse_time_or_duration = staticmethod(_time_or_duration)
+# Durations and cycles are checked before SpiffWorkflow computes with them (P9999Y would
+# add 119,988 months one at a time; R/PT0S would fire forever), and a timer whose value
+# is unusable fails naming its element.
+TimerEventDefinition.parse_iso_duration = staticmethod(timer_values.checked_duration)
+TimerEventDefinition.parse_iso_recurring_interval = staticmethod(timer_values.checked_cycle)
+for _definition, _method, _kind in ((TimeDateEventDefinition, "has_fired", "timeDate"),
+                                    (DurationTimerEventDefinition, "has_fired", "timeDuration"),
+                                    (CycleTimerEventDefinition, "cycle_complete", "timeCycle")):
+    setattr(_definition, _method, timer_values.with_task(getattr(_definition, _method), _kind))
 
 
 def to_instant(value, start: datetime | None = None) -> datetime | None:
@@ -45,19 +68,15 @@ def to_instant(value, start: datetime | None = None) -> datetime | None:
     start = start or clock.now()
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=clock.LOCAL_TZ)
-    if isinstance(value, date):
-        return clock.parse_instant(value.isoformat())
     if isinstance(value, timedelta):
-        return start + value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.upper().startswith("P"):
-            parsed = TimerEventDefinition.parse_iso_duration(text)
-            return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
-        return clock.parse_instant(text)
-    raise ValueError(f"期限として解釈できない値です: {value!r}")
+        try:
+            return timer_values.check_instant(start + value, "期限")
+        except OverflowError:
+            raise timer_values.TimerValueError(f"期限が日付の範囲を超えます: {value!r}") from None
+    if isinstance(value, str) and value.strip().upper().startswith("P"):
+        return timer_values.add_duration(timer_values.duration(value, "期限"), start)
+    # ISO text, a date or a datetime; anything else is a ValueError naming the value.
+    return timer_values.instant(value, "期限")
 
 
 def pending_timers(workflow) -> tuple[list[dict], datetime | None]:
@@ -135,12 +154,12 @@ def fire_due_timers(workflow, run_steps, now: datetime | None = None,
     now = now or clock.now()
     budget = limits.current()
     fired: list[dict] = []
-    for _ in range(budget.timer_rounds):
+    for _ in range(budget.max_timer_rounds):
         due = [t for t in pending_timers(workflow)[0] if clock.parse_instant(t["due"]) <= now]
         if not due:
             return fired
         if deadline is not None and time.monotonic() > deadline:
-            raise TimerFailure(f"タイマーの実行が時間の上限（{budget.case_seconds:g} 秒）を"
+            raise TimerFailure(f"タイマーの実行が時間の上限（{budget.max_case_seconds:g} 秒）を"
                                "超えました。")
         # SpiffWorkflow fires a timer only once the clock is strictly past it; a timer
         # due at 09:00 should fire at 09:00.
@@ -157,7 +176,7 @@ def fire_due_timers(workflow, run_steps, now: datetime | None = None,
         if pending_timers(workflow)[0][:len(due)] == due:
             raise TimerFailure("タイマーが期限を過ぎても発火しません: "
                                + "、".join(t["name"] for t in due))
-    raise TimerFailure(f"期限の来たタイマーが {budget.timer_rounds} 回続けて発火しました。"
+    raise TimerFailure(f"期限の来たタイマーが {budget.max_timer_rounds} 回続けて発火しました。"
                        "タイマーの日付が過去に続いていないか、モデルを確認してください。")
 
 

@@ -17,23 +17,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from engine import clock, deployments, history, limits, snapshot, state, task_index, timers
+from engine import (clock, deployments, history, limits, modelerrors, snapshot, state, storable,
+                    task_index, timers)
 from engine.deployments import Pathway
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, ModelFailure, NotFound
 from engine.store import Case, Incident
 
 INCIDENTS = Incident.__table__
-
-
-class ModelFailure(InvalidInput):
-    """The model itself failed while the case ran (a script error, a budget exceeded…).
-
-    The step is refused and rolled back; the caller records an incident on the case.
-    """
-
-    def __init__(self, message: str, fields: dict | None = None, case_id: int | None = None):
-        super().__init__(message, fields)
-        self.case_id = case_id
 
 
 @dataclass
@@ -41,10 +31,12 @@ class LoadedCase:
     row: Case
     pathway: Pathway
     workflow: BpmnWorkflow
-    loaded_at: float  # SpiffWorkflow stamps state changes with time.time()
+    loaded_at: float  # SpiffWorkflow stamps state changes with time.time(); moves on as
+    # finished elements are recorded
     fired_timers: list = field(default_factory=list)
     deadline: float = 0.0
     finished: list = field(default_factory=list)  # every element finished in this unit
+    started_at: float = field(default_factory=time.time)  # when the unit loaded the case
 
 
 def parse_case_id(case_id) -> int | None:
@@ -69,9 +61,9 @@ def get_case_row(session: Session, case_id) -> Case:
 
 
 def model_error(exc: Exception, case_id: int | None = None) -> ModelFailure:
-    notes = "; ".join(getattr(exc, "__notes__", []) or [])
-    message = f"パスウェイの実行中にエラーが発生しました: {exc}"
-    return ModelFailure(message + (f" ({notes})" if notes else ""), case_id=case_id)
+    """The model failed: which element, and why (``modelerrors``), noted for the case."""
+    told = modelerrors.model_error(exc)
+    return ModelFailure(told.message, told.fields, case_id=case_id)
 
 
 def load_case(session: Session, case_id, fire: bool = True) -> LoadedCase:
@@ -80,7 +72,7 @@ def load_case(session: Session, case_id, fire: bool = True) -> LoadedCase:
     row = get_case_row(session, case_id)
     pathway = deployments.load_pathway(row.deployment)
     loaded = LoadedCase(row, pathway, state.load(row.state, pathway.spec, pathway.subprocess_specs),
-                        time.time(), deadline=time.monotonic() + limits.current().case_seconds)
+                        time.time(), deadline=time.monotonic() + limits.current().max_case_seconds)
     if fire:
         fire_timers(session, loaded)
     return loaded
@@ -98,7 +90,7 @@ def new_case(session: Session, deployment, opened_by: str, data: dict) -> Loaded
     session.add(row)
     session.flush()
     return LoadedCase(row, pathway, workflow, time.time(),
-                      deadline=time.monotonic() + limits.current().case_seconds)
+                      deadline=time.monotonic() + limits.current().max_case_seconds)
 
 
 def fire_timers(session: Session, loaded: LoadedCase) -> None:
@@ -129,7 +121,7 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
     def count_step(task):
         nonlocal steps
         steps += 1
-        if steps > budget.engine_steps or time.monotonic() > loaded.deadline:
+        if steps > budget.max_engine_steps or time.monotonic() > loaded.deadline:
             raise _NoWaitState(task)
 
     while True:
@@ -140,9 +132,9 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
             raise ModelFailure(
                 f"パスウェイが待ち状態（人・イベント・時刻を待つ要素）に達しません。"
                 f"要素 {spec.bpmn_id or spec.name}（{spec.bpmn_name or ''}）の周辺で"
-                f"繰り返しが続いています（上限: {budget.engine_steps} ステップ・"
-                f"{budget.case_seconds:g} 秒）。",
-                {"element": spec.bpmn_id or spec.name, "limit": "engine_steps"},
+                f"繰り返しが続いています（上限: {budget.max_engine_steps} ステップ・"
+                f"{budget.max_case_seconds:g} 秒）。",
+                {"element": spec.bpmn_id or spec.name, "limit": "max_engine_steps"},
                 case_id=loaded.row.id) from None
         except SpiffWorkflowException as exc:
             raise model_error(exc, loaded.row.id) from exc
@@ -174,6 +166,10 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     # the case listens, so they would only pile up in the stored state.
     workflow.get_events()
     record_and_compact(session, loaded)
+    try:  # values a model made that cannot be stored as JSON never reach the store
+        storable.check_workflow(workflow, since=loaded.started_at)
+    except InvalidInput as exc:
+        raise ModelFailure(exc.message, exc.fields, case_id=row.id) from exc
     row.stage, row.status = snapshot.stage_and_status(workflow, loaded.finished, row.stage)
     task_index.index_ready_tasks(session, row, workflow)
     try:

@@ -108,14 +108,14 @@ def kasane(database_url):
 
 @pytest.fixture
 def set_limits(monkeypatch):
-    """Lower a budget for one test: ``set_limits(engine_steps=200)``."""
+    """Lower a budget for one test: ``set_limits(max_engine_steps=200)``."""
     from engine import limits
 
     def apply(**values):
         for name, value in values.items():
-            monkeypatch.setenv(f"KASANE_LIMIT_{name.upper()}", str(value))
-        limits.current.cache_clear()
+            monkeypatch.setenv(limits.env_name(name), str(value))
+        limits.reload()
 
     yield apply
     monkeypatch.undo()
-    limits.current.cache_clear()
+    limits.reload()

@@ -49,7 +49,7 @@ def test_run_timers_fires_by_the_time_it_is_given(due_soon):
 
 
 def test_a_runaway_case_is_an_incident_and_every_other_due_case_fires(due_soon, set_limits):
-    set_limits(engine_steps=300)
+    set_limits(max_engine_steps=300)
     runaway = due_soon.open_case("due_soon", "ito", {"暴走": True, "回数": 0})
     others = [due_soon.open_case("due_soon", "ito", {"暴走": False, "回数": 0})["case_id"]
               for _ in range(200)]
@@ -67,7 +67,7 @@ def test_a_runaway_case_is_an_incident_and_every_other_due_case_fires(due_soon, 
 
 
 def test_a_failing_step_is_refused_whole_and_shows_as_an_incident(due_soon, set_limits):
-    set_limits(engine_steps=300)
+    set_limits(max_engine_steps=300)
     case = due_soon.open_case("due_soon", "ito", {"暴走": True, "回数": 0})
     clock.set_now("2025-04-02T10:00:00+09:00")
     shown = due_soon.show_case(case["case_id"])  # the read fires, fails, and still answers

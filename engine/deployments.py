@@ -7,6 +7,7 @@ files of the decisions it uses. Deploying identical content again creates no ver
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine import clock, limits, modelcheck, modelfiles
 from engine.errors import ModelRefused, NotFound
 from engine.parsing import PathwayParser
-from engine.store import Deployment
+from engine.store import Deployment, User
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 
@@ -136,7 +137,9 @@ def parse_bundle(files: dict[str, str], problems: list[dict] | None = None) -> B
             if problem not in bundle.problems:  # a called process is checked once per caller
                 bundle.problems.append(problem)
     if not pathway_ids(bundle.parser):
-        bundle.problem(None, None, "実行可能なプロセス (isExecutable=\"true\") がありません。")
+        bpmn = [name for name in files if name.endswith(".bpmn")]
+        bundle.problem(bpmn[0] if len(bpmn) == 1 else None, None,
+                       "実行可能なプロセス (isExecutable=\"true\") がありません。")
     return bundle
 
 
@@ -146,9 +149,40 @@ def pathway_ids(parser: PathwayParser) -> list[str]:
                   if etree.QName(parser.get_process_parser(pid).node).localname == "process")
 
 
-def lint(paths) -> dict:
+def lint(paths, session: Session | None = None) -> dict:
+    """Problems (a model that will not run) and warnings (it runs, but look again).
+
+    With a session, the warnings include lanes that no registered user holds and that no
+    earlier version of the pathway had: a typo in a lane name makes tasks nobody can do.
+    """
     bundle = parse_bundle(*decode_models(read_model_bytes(paths)))
-    return {"ok": not bundle.problems, "problems": bundle.problems}
+    warnings = lane_warnings(session, bundle) if session is not None and not bundle.problems else []
+    return {"ok": not bundle.problems, "problems": bundle.problems, "warnings": warnings}
+
+
+def lane_warnings(session: Session, bundle: Bundle) -> list[dict]:
+    held = {role for roles in session.scalars(select(User.roles)) for role in roles}
+    warnings = []
+    for process_id in pathway_ids(bundle.parser):
+        earlier = {role for roles in session.scalars(
+            select(Deployment.roles).where(Deployment.pathway == process_id)) for role in roles}
+        for name, lane_id, file in _lanes_with_ids(bundle, process_id):
+            if name not in held and name not in earlier:
+                warnings.append({"file": file, "element": lane_id,
+                                 "message": f"レーン「{name}」の役割をもつ利用者がいません。前の版にも"
+                                            f"ないレーンです。名前の誤りなら、このレーンのタスクは"
+                                            f"だれも行えません。"})
+    return warnings
+
+
+def _lanes_with_ids(bundle: Bundle, process_id: str):
+    seen = set()
+    for pid in [process_id, *called_processes(bundle.parser, process_id)]:
+        process_parser = bundle.parser.get_process_parser(pid)
+        for lane in process_parser.node.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}lane"):
+            if lane.get("name") and lane.get("name") not in seen:
+                seen.add(lane.get("name"))
+                yield lane.get("name"), lane.get("id"), process_parser.filename
 
 
 def build_pathway(parser: PathwayParser, process_id: str) -> tuple:
@@ -266,8 +300,26 @@ def _recursion(exc: BaseException) -> bool:
     return False
 
 
+# SpiffWorkflow's own refusals, as a manager should read them.
+_SPIFF_MESSAGES = [
+    (re.compile(r"Duplicate process ID: (?P<id>.*?)\.?\s*$"),
+     "プロセス ID {id} が重複しています。ファイルごとに別の ID にしてください。"),
+    (re.compile(r"Data Store with name (?P<name>.*) has no implementation", re.S),
+     "データストア「{name}」には対応していません。"),
+    (re.compile(r"The process '(?P<id>.*)' was not found"),
+     "呼び出すプロセス {id} がデプロイするファイルの中にありません。"),
+]
+
+
 def _exception_text(exc: Exception) -> str:
-    text = str(exc)
+    text = str(exc).strip()
+    for pattern, japanese in _SPIFF_MESSAGES:
+        found = pattern.search(text)
+        if found:
+            text = japanese.format(**{k: " ".join(v.split()) for k, v in found.groupdict().items()})
+            break
+    else:
+        text = f"モデルを読み込めません（SpiffWorkflow の検査）: {text}"
     notes = getattr(exc, "__notes__", None)
     if notes:
         text += " (" + "; ".join(notes) + ")"

@@ -13,6 +13,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 import forms
+from engine import modelshape
 from engine import limits, loops, storable, timer_values
 from engine.expressions import (UnsafeExpression, check_expression, check_script, evaluate,
                                 execute, free_names, is_iso_literal)
@@ -131,18 +132,11 @@ def _expressions(tree):
             yield expression, "expression", node, "expression"
 
 
-UNSUPPORTED = {
-    "eventBasedGateway": "イベントベースゲートウェイには対応していません。受信タスクに境界タイマーを"
-                         "付けるなどで表してください。",
-}
-
-
 def check_supported_elements(file: str, tree) -> list[dict]:
-    """Elements the engine cannot run faithfully are refused rather than run half-way."""
-    problems = []
-    for local, message in UNSUPPORTED.items():
-        for node in tree.iter(f"{{{BPMN_MODEL_NS}}}{local}"):
-            problems.append({"file": file, "element": node.get("id"), "message": message})
+    """Elements the engine cannot run faithfully are refused rather than run half-way, and
+    a model of the wrong shape (a gateway flow without a condition, an element nothing
+    reaches, a user task outside the lanes) is refused with the element."""
+    problems = modelshape.check(file, tree)
     for node in tree.iter(f"{{{BPMN_MODEL_NS}}}businessRuleTask"):
         if not node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef"):
             problems.append({"file": file, "element": node.get("id"),

@@ -84,12 +84,56 @@ class Kasane:
             return deployments.lint(paths)
 
     def deploy(self, paths, actor: str | None = None) -> list[dict]:
+        return self._deploy(deployments.read_model_bytes(paths), actor)
+
+    def deploy_files(self, files: dict, actor: str | None = None) -> list[dict]:
+        """Deploy model files given as content ({name: XML}), as the modeler sends them."""
+        return self._deploy(deployments.given_files(files), actor)
+
+    def _deploy(self, raw: dict[str, bytes], actor: str | None) -> list[dict]:
         with self._writing(actor) as (session, call):
             self._require_manager(call, "パスウェイのデプロイ")
-            deployed = deployments.deploy(session, paths, call.actor.name)
-            call.log("pathway.deploy", detail=",".join(f"{d['pathway']} v{d['version']}"
-                                                       for d in deployed))
+            call.log("pathway.deploy", basis="manager", detail=",".join(sorted(raw)))
+            deployed = deployments.deploy_bytes(session, raw, call.actor.name)  # refused: audited as failed
+            call.entries[-1]["detail"] = ",".join(f"{d['pathway']} v{d['version']}" for d in deployed)
+            for item in deployed:
+                if item["new"]:
+                    versions.discard_draft(session, item["pathway"])
             return deployed
+
+    def lint_files(self, files: dict) -> dict:
+        """Lint model files given as content, with the same code as ``lint``."""
+        raw = deployments.given_files(files)
+        try:
+            with self.reading() as session:
+                users.known_roles(session)
+                return deployments.lint_bytes(raw, session)
+        except SQLAlchemyError:
+            return deployments.lint_bytes(raw)
+
+    def pathway_files(self, pathway: str, version=None, actor: str | None = None) -> dict:
+        """A version's files (default: the latest), and the saved draft if there is one."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "モデルの表示")
+            call.log("pathway.files", basis="manager", detail=f"{pathway} {version or '最新'}")
+            result = versions.files_of(session, pathway, version)
+            result["draft"] = versions.get_draft(session, pathway)
+            return result
+
+    def save_model_draft(self, pathway: str, files: dict, based_on=None, actor: str | None = None) -> dict:
+        """Keep the modeler's files without deploying them (not checked: drafts may be broken)."""
+        texts = {name: data.decode("utf-8", "replace") for name, data in
+                 deployments.given_files(files).items()}
+        with self._writing(actor) as (session, call):
+            self._require_manager(call, "モデルの下書きの保存")
+            call.log("pathway.draft", basis="manager", detail=pathway)
+            return versions.save_draft(session, pathway[:200], texts, based_on, call.actor.name)
+
+    def modeling_vocabulary(self) -> dict:
+        """What the modeler offers in its lists: the form keys and the known roles."""
+        with self.reading() as session:
+            return {"forms": {key: form.title for key, form in forms.FORMS.items()},
+                    "roles": users.known_roles(session), "kinds": agencies.kinds(session)}
 
     def add_agency(self, name: str, kind: str, actor: str | None = None) -> dict:
         with self._writing(actor) as (session, call):

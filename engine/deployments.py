@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, limits, modelcheck, modelfiles
-from engine.errors import ModelRefused, NotFound
+from engine.errors import InvalidInput, ModelRefused, NotFound
 from engine.parsing import PathwayParser
 from engine.store import Deployment, User
 
@@ -149,13 +149,39 @@ def pathway_ids(parser: PathwayParser) -> list[str]:
                   if etree.QName(parser.get_process_parser(pid).node).localname == "process")
 
 
-def lint(paths, session: Session | None = None) -> dict:
-    """Problems (a model that will not run) and warnings (it runs, but look again).
+MAX_FILES = 50
+MAX_FILE_BYTES = 5 * 1024 * 1024
 
-    With a session, the warnings include lanes that no registered user holds and that no
+
+def given_files(files: dict) -> dict[str, bytes]:
+    """Model files sent as content (the modeler), checked like files read from a folder."""
+    if not isinstance(files, dict) or not files:
+        raise InvalidInput("モデルのファイルがありません。")
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"ファイルが多すぎます（上限 {MAX_FILES} 個）。")
+    raw = {}
+    for name, content in files.items():
+        if not isinstance(name, str) or not name.endswith(MODEL_SUFFIXES) or "/" in name \
+                or "\\" in name or name.startswith(".") or len(name) > 200:
+            raise InvalidInput(f"ファイル名 {name!r} は使えません（.bpmn か .dmn の名前にしてください）。")
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        if not isinstance(data, bytes) or len(data) > MAX_FILE_BYTES:
+            raise InvalidInput(f"ファイル {name} が大きすぎるか、文字列ではありません"
+                               f"（上限 {MAX_FILE_BYTES // 1024 // 1024} MB）。")
+        raw[name] = data
+    return raw
+
+
+def lint(paths, session: Session | None = None) -> dict:
+    """Problems (a model that will not run) and warnings (it runs, but look again)."""
+    return lint_bytes(read_model_bytes(paths), session)
+
+
+def lint_bytes(raw: dict[str, bytes], session: Session | None = None) -> dict:
+    """With a session, the warnings include lanes that no registered user holds and that no
     earlier version of the pathway had: a typo in a lane name makes tasks nobody can do.
     """
-    bundle = parse_bundle(*decode_models(read_model_bytes(paths)))
+    bundle = parse_bundle(*decode_models(raw))
     warnings = lane_warnings(session, bundle) if session is not None and not bundle.problems else []
     return {"ok": not bundle.problems, "problems": bundle.problems, "warnings": warnings}
 
@@ -239,7 +265,11 @@ def content_hash(files: dict[str, str]) -> str:
 
 def deploy(session: Session, paths, actor: str | None = None) -> list[dict]:
     """Deploy every executable process found under paths; refuse all if any problem."""
-    bundle = parse_bundle(*decode_models(read_model_bytes(paths)))
+    return deploy_bytes(session, read_model_bytes(paths), actor)
+
+
+def deploy_bytes(session: Session, raw: dict[str, bytes], actor: str | None = None) -> list[dict]:
+    bundle = parse_bundle(*decode_models(raw))
     if bundle.problems:
         raise ModelRefused("モデルに問題があるためデプロイできません。", bundle.problems)
     results = []

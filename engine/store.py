@@ -318,6 +318,17 @@ class AuditEntry(Base):
     detail: Mapped[Optional[str]] = mapped_column(String(500))
 
 
+class ModelDraft(Base):
+    """A pathway's model files being edited in the modeler, saved but not deployed."""
+    __tablename__ = "model_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pathway: Mapped[str] = mapped_column(String(200), unique=True)
+    files: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # file name -> XML text
+    based_on: Mapped[Optional[int]]  # the version it was opened from
+    saved_by: Mapped[Optional[str]] = mapped_column(String(100))
+    saved_at: Mapped[datetime]
+
+
 class CaseMigration(Base):
     """A case moved to another version of its pathway, with what it takes to undo it."""
     __tablename__ = "case_migrations"

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import NotFound
-from engine.store import Case, Deployment
+from engine.store import Case, Deployment, ModelDraft
 
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
                  "http://www.omg.org/spec/DD/20100524/DI", "https://www.omg.org/spec/DMN/20191111/DMNDI/",
@@ -122,3 +122,41 @@ def _property(node) -> bool:
 def _qualified(name: str) -> str:
     qname = etree.QName(name)
     return f"camunda:{qname.localname}" if qname.namespace == CAMUNDA else qname.localname
+
+
+def files_of(session: Session, pathway: str, version=None) -> dict:
+    """A version's files (default: the latest), to open in the modeler."""
+    deployment = deployment_of(session, pathway, version) if version is not None else \
+        session.scalars(select(Deployment).where(Deployment.pathway == pathway)
+                        .order_by(Deployment.version.desc()).limit(1)).first()
+    if deployment is None:
+        raise NotFound(f"パスウェイ '{pathway}' はデプロイされていません。")
+    return {"pathway": pathway, "version": deployment.version, "files": dict(deployment.files)}
+
+
+def save_draft(session: Session, pathway: str, files: dict[str, str], based_on, actor) -> dict:
+    draft = session.scalars(select(ModelDraft).where(ModelDraft.pathway == pathway)).first()
+    if draft is None:
+        draft = ModelDraft(pathway=pathway)
+        session.add(draft)
+    draft.files, draft.based_on = files, based_on
+    draft.saved_by, draft.saved_at = actor, clock.now()
+    session.flush()
+    return draft_dict(draft)
+
+
+def get_draft(session: Session, pathway: str) -> dict | None:
+    draft = session.scalars(select(ModelDraft).where(ModelDraft.pathway == pathway)).first()
+    return draft_dict(draft) if draft is not None else None
+
+
+def discard_draft(session: Session, pathway: str) -> None:
+    draft = session.scalars(select(ModelDraft).where(ModelDraft.pathway == pathway)).first()
+    if draft is not None:
+        session.delete(draft)
+
+
+def draft_dict(draft) -> dict:
+    return {"pathway": draft.pathway, "files": dict(draft.files), "based_on": draft.based_on,
+            "saved_by": draft.saved_by,
+            "saved_at": draft.saved_at.astimezone(clock.LOCAL_TZ).isoformat()}

@@ -161,3 +161,25 @@ def test_the_cli_previews_migrates_and_reverts(world, database_url, tmp_path):
     assert run("pathway", "list", "--as", "boss")[0]["versions"][1]["running_cases"] == 1
     assert run("pathway", "diff", "steps", "1", "2")["changed"][0]["element"] == "third"
     assert run("case", "revert-migration", moved["migration_id"], "--as", "boss")["version"] == 1
+
+
+def test_the_modeler_lints_saves_a_draft_and_deploys_files_given_as_content(world):
+    files = world.pathway_files("steps", actor="boss")
+    assert files["version"] == 1 and list(files["files"]) == ["steps.bpmn"] and files["draft"] is None
+    edited = {"steps.bpmn": files["files"]["steps.bpmn"].replace('name="三つ目"', 'name="三つ目（確認）"')}
+    assert world.lint_files(edited)["ok"]
+    broken = {"steps.bpmn": edited["steps.bpmn"].replace('sourceRef="second" targetRef="call"',
+                                                         'sourceRef="second" targetRef="nowhere"')}
+    assert not world.lint_files(broken)["ok"]
+    world.save_model_draft("steps", broken, based_on=1, actor="boss")  # a draft may be broken
+    assert world.pathway_files("steps", actor="boss")["draft"]["files"] == broken
+    with pytest.raises(Exception):
+        world.deploy_files(broken, actor="boss")
+    assert world.deploy_files(edited, actor="boss")[0] == {"pathway": "steps", "version": 2, "new": True}
+    assert world.pathway_files("steps", actor="boss")["draft"] is None  # deployed: the draft is gone
+    with pytest.raises(Exception):
+        world.deploy_files({"../evil.bpmn": "x"}, actor="boss")
+    with pytest.raises(Forbidden):
+        world.deploy_files(edited, actor="ito")
+    vocabulary = world.modeling_vocabulary()
+    assert "相談受付" in vocabulary["forms"] and "担当" in vocabulary["roles"]

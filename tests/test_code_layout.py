@@ -9,14 +9,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "forms", "webui")
 
 
-def _imports(path: Path) -> set[str]:
-    """Project modules a file imports, at module level or inside functions."""
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Project modules a file imports, at module level or inside functions.
+    ``from package import module`` imports that module: the package's ``__init__`` runs
+    for any of its modules, so it is no edge of its own (a Flask app factory imports its
+    blueprints, and the blueprints import their neighbours through the package)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                     else node.module for alias in node.names]
         else:
             continue
         found |= {name for name in names if name.split(".")[0] in PACKAGES}
@@ -31,7 +35,7 @@ def _graph() -> dict[str, set[str]]:
                 continue
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
             modules[name] = path
-    return {name: {m for m in _imports(path) if m in modules and m != name}
+    return {name: {m for m in _imports(path, modules) if m in modules and m != name}
             for name, path in modules.items()}
 
 

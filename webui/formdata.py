@@ -8,7 +8,7 @@ uses for its error messages (``InvalidInput.fields``).
   key is left out). Dates and numbers are NFKC-normalised first (full-width digits from a
   Japanese IME); a whole number becomes an int, anything else stays text for the schema
   to refuse in Japanese.
-- multiselect: the list of ticked choices, left out when none is ticked.
+- multiselect, agencies: the list of ticked choices, left out when none is ticked.
 - checkbox: True when ticked, else False.
 - rows: a list of dicts in index order; a row with nothing entered is dropped, and the
   key is left out when no row is left.
@@ -27,7 +27,10 @@ from werkzeug.datastructures import MultiDict
 import forms
 
 FORM_ERRORS = "_form"  # key of the messages that belong to no single field
+MULTIPLE = ("multiselect", "agencies")  # widgets posted as several values of one name
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+# The engine names a list position in words: 世帯員（1行目）の氏名, 合意事項（2行目）.
+_ROW_IN_WORDS = re.compile(r"（(\d+)行目）(?:の)?")
 
 
 def field_id(name: str) -> str:
@@ -47,7 +50,7 @@ def _values(specs: list[dict], form: MultiDict, prefix: str) -> dict[str, Any]:
         widget = spec["widget"]
         if widget == "checkbox":
             data[spec["name"]] = name in form
-        elif widget == "multiselect":
+        elif widget in MULTIPLE:
             chosen = [value.strip() for value in form.getlist(name) if value.strip()]
             if chosen:
                 data[spec["name"]] = chosen
@@ -141,7 +144,7 @@ def errors_for(key: str, messages: Any) -> dict[str, list[str]]:
 def _flatten(messages: Any, path: list[str]):
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            yield from _flatten(value, path + str(key).split("."))
+            yield from _flatten(value, path + _key_path(key))
     elif isinstance(messages, (list, tuple)):
         texts = [str(m) for m in messages if not isinstance(m, (Mapping, list, tuple))]
         if texts:
@@ -151,6 +154,13 @@ def _flatten(messages: Any, path: list[str]):
                 yield from _flatten(item, path)
     elif messages is not None:
         yield path, [str(messages)]
+
+
+def _key_path(key: Any) -> list[str]:
+    """``世帯員（1行目）の氏名`` (the engine's words) and ``世帯員.0.氏名`` alike become
+    ``["世帯員", "0", "氏名"]``; marshmallow's own keys are ints and names."""
+    text = _ROW_IN_WORDS.sub(lambda m: f".{int(m.group(1)) - 1}.", str(key))
+    return [part for part in text.split(".") if part != ""]
 
 
 def _owner(specs: dict[str, dict], path: list[str]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import forms
-from webui.formdata import FORM_ERRORS, field_id
+from webui.formdata import FORM_ERRORS, MULTIPLE, field_id
 
 # A required choice among this many or fewer is offered as radio buttons, else a select.
 RADIO_MAX = 4
@@ -76,11 +76,12 @@ class Form:
 
 def build(key: str, values: dict | None = None, errors: dict[str, list[str]] | None = None,
           blank_rows: dict[str, int] | None = None, default_blank_rows: int = 1,
-          focus: tuple[str, str] | None = None) -> Form:
+          focus: tuple[str, str] | None = None, agencies: list[str] = ()) -> Form:
     """The form model. ``blank_rows`` says how many empty rows follow the filled ones of
     each rows field (``default_blank_rows`` where it says nothing). ``focus`` is
     ``("add", rows field)`` to focus that field's first empty row (after 行を追加) or
-    ``("remove", rows field)`` to focus its 行を追加 button (after この行を削除)."""
+    ``("remove", rows field)`` to focus its 行を追加 button (after この行を削除).
+    ``agencies`` are the register's names, the choices of an agencies field."""
     values = values or {}
     errors = errors or {}
     blank_rows = blank_rows or {}
@@ -94,7 +95,8 @@ def build(key: str, values: dict | None = None, errors: dict[str, list[str]] | N
             item.focus_add = focus == ("remove", spec["name"])
             fields.append(item)
         else:
-            fields.append(_field(spec, spec["name"], values.get(spec["name"]), errors))
+            fields.append(_field(spec, spec["name"], values.get(spec["name"]), errors,
+                                 agencies=agencies))
     summary = []
     for item in fields:
         summary += _summary(item, item.label)
@@ -102,15 +104,18 @@ def build(key: str, values: dict | None = None, errors: dict[str, list[str]] | N
                 errors=list(errors.get(FORM_ERRORS, [])), summary=summary)
 
 
-def _field(spec: dict, name: str, value: Any, errors: dict, in_row: bool = False) -> Field:
+def _field(spec: dict, name: str, value: Any, errors: dict, in_row: bool = False,
+           agencies: list[str] = ()) -> Field:
     widget = spec["widget"]
     choices = list(spec.get("choices") or [])
     item = Field(name=name, label=spec["label"], widget=widget, control=widget,
                  required=spec["required"], choices=choices, errors=list(errors.get(name, [])))
     if widget == "checkbox":
         item.value = bool(value)
-    elif widget == "multiselect":
+    elif widget in MULTIPLE:
         item.control = "checkboxes"
+        if widget == "agencies":
+            item.choices = list(agencies)
         item.value = [str(v) for v in value] if isinstance(value, list) else []
     else:
         item.value = _text(value)

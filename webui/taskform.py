@@ -81,8 +81,10 @@ def _model(key, values, errors, form_error, blank_rows, focus) -> formview.Form:
     errors = dict(errors or {})
     if form_error:
         errors[formdata.FORM_ERRORS] = [form_error, *errors.get(formdata.FORM_ERRORS, [])]
+    agencies = [a["agency"] for a in current_app.extensions["kasane"].list_agencies()]
     return formview.build(key, values, errors, blank_rows,
-                          default_blank_rows=current_app.config["FORM_BLANK_ROWS"], focus=focus)
+                          default_blank_rows=current_app.config["FORM_BLANK_ROWS"], focus=focus,
+                          agencies=agencies)
 
 
 def row_response(posted: Posted, page_template: str, *, action: str, **context):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import update
 
 from engine.store import User
-from tests.webui.conftest import PASSWORD
+from tests.webui.conftest import PASSWORD, prepare
 from tests.webui.htmlform import Page, csrf_token
 from webui import create_app
 from webui.auth import local_path
@@ -132,6 +132,7 @@ def test_the_cookie_is_secure_over_https(database_url, config, headers, secure):
 def test_sign_in_is_limited_after_failed_attempts(database_url):
     app = create_app({"DATABASE_URL": database_url, "TESTING": True,
                       "LOGIN_RATE_LIMIT": "2 per 15 minutes", "LOGIN_RATE_LIMIT_PER_ADDRESS": "3 per hour"})
+    prepare(app.extensions["kasane"])
     app.extensions["kasane"].add_user("yamada", ["包括化推進員"], None, PASSWORD)
     client = app.test_client()
 

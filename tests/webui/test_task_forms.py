@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 import forms
 from engine import clock
+from tests.webui.conftest import AGENCIES
 from tests.webui.htmlform import Page, csrf_token
 from webui import create_app
 from webui.formdata import field_id
@@ -60,7 +61,10 @@ def test_every_field_has_a_label(signed_in, key):
         assert spec["label"] in label
         assert ("必須" in label) == spec["required"]
         if grouped:
-            assert page.labels[control_id] == spec["choices"][0]
+            first = [c for c in page.controls if c.attrs.get("id") == control_id][0]
+            assert page.labels[control_id] == first.attrs["value"]
+            if spec["choices"]:
+                assert first.attrs["value"] == spec["choices"][0]
         if spec["widget"] == "date":
             assert any(c.attrs.get("id") == control_id and c.type == "date" for c in page.controls)
     for control in page.controls:  # nothing unlabelled either
@@ -140,12 +144,20 @@ def test_choices_come_as_radios_selects_and_checkboxes(signed_in):
     assert checked == ["税・公共料金", "介護", "ひきこもり・不登校"]
 
 
-def test_a_schema_rule_message_is_shown_at_its_field(signed_in):
+def test_a_field_rule_message_is_shown_at_its_field(signed_in):
     values = Page(signed_in.get(url("モニタリング", example=1)).get_data(as_text=True)).form_values()
-    values["次回予定日"] = ""
+    values["次回予定日"] = "2000-01-01"
     response = post(signed_in, "モニタリング", values)
     assert response.status_code == 422
-    assert re.search(r'id="f-次回予定日-error">.*?方向性が「継続」のときは必須です。', response.get_data(as_text=True))
+    assert re.search(r'id="f-次回予定日-error">.*?次回予定日は', response.get_data(as_text=True))
+
+
+def test_agencies_are_chosen_from_the_register(app, signed_in):
+    page = Page(signed_in.get(url("同意確認")).get_data(as_text=True))
+    offered = [c.attrs["value"] for c in page.controls if c.name == "共有先"]
+    registered = [a["agency"] for a in app.extensions["kasane"].list_agencies()]
+    assert offered == registered and set(AGENCIES) <= set(offered)
+    assert all(c.type == "checkbox" for c in page.controls if c.name == "共有先")
 
 
 def test_add_and_remove_rows_without_javascript(signed_in):

@@ -98,8 +98,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, errors, health, home
+    from webui import assets, errors, filters, health, home
     assets.init_app(app)
+    filters.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)

@@ -74,20 +74,27 @@ def event(case_id: str, message: str):
         errors = formdata.errors_for(message, exc.fields) if isinstance(exc, InvalidInput) else {}
         return taskform.render(EVENT_PAGE, message, posted.data, action=action, errors=errors,
                                form_error=exc.message, blank_rows=posted.blank_rows,
-                               status=422 if isinstance(exc, InvalidInput) else 409, **context)
-    flash(f"「{message}」を記録しました。", "success")
-    return redirect(url_for("cases.show", case_id=view["case_id"]), 303)
+                               status=_status(exc), **context)
+    return _recorded(view, message)
 
 
 def _event_without_form(view: dict, message: str, context: dict):
-    if request.method == "POST":
-        try:
-            engine().send_event(view["case_id"], message, actor=actor(), data={})
-        except (InvalidInput, Conflict) as exc:
-            return render_template(EVENT_PAGE, form=None, form_error=exc.message, **context), 409
-        flash(f"「{message}」を記録しました。", "success")
-        return redirect(url_for("cases.show", case_id=view["case_id"]), 303)
-    return render_template(EVENT_PAGE, form=None, **context)
+    if request.method == "GET":
+        return render_template(EVENT_PAGE, form=None, **context)
+    try:
+        engine().send_event(view["case_id"], message, actor=actor(), data={})
+    except (InvalidInput, Conflict) as exc:
+        return render_template(EVENT_PAGE, form=None, form_error=exc.message, **context), _status(exc)
+    return _recorded(view, message)
+
+
+def _status(refusal: Exception) -> int:
+    return 422 if isinstance(refusal, InvalidInput) else 409
+
+
+def _recorded(view: dict, message: str):
+    flash(f"「{message}」を記録しました。", "success")
+    return redirect(url_for("cases.show", case_id=view["case_id"]), 303)
 
 
 @bp.get("/<case_id>/diagram")

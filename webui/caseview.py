@@ -79,14 +79,12 @@ def as_text(value: Any, widget: str | None = None) -> str:
     return str(value)
 
 
-def principal(view: dict) -> dict | None:
-    """本人, as far as the view shows them."""
-    return next((m for m in view["household"] if m.get("本人")), None)
-
-
-def principal_name(view: dict) -> str | None:
-    person = principal(view)
-    return person["氏名"] if person else None
+def principal(view: dict) -> dict:
+    """本人's 氏名 and ふりがな as far as the view shows them: from the household, else from
+    the case data an open task reads (the outreach worker's visit needs the name)."""
+    member = next((m for m in view["household"] if m.get("本人")), None)
+    source = member if member is not None else view["data"]
+    return {"氏名": source.get("氏名"), "ふりがな": source.get("ふりがな")}
 
 
 def flag_texts(flags: dict) -> list[str]:

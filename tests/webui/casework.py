@@ -8,9 +8,10 @@ import forms
 INTAKE = "包括化推進員"
 COORD = "相談支援コーディネーター"
 DAY = "2025-04-07"  # the day the forms' examples were written for
-# Agencies beside tests/webui/conftest.AGENCIES: one with no part in the case, and a
-# partner a consent may name.
-OTHER_AGENCIES = {"よその地域包括": "地域包括支援センター", "協力相談支援機関": "自立相談支援機関"}
+# Agencies beside tests/webui/conftest.AGENCIES: one with no part in the case, a partner
+# a consent may name, and an outreach provider the pathway assigns visits to.
+OTHER_AGENCIES = {"よその地域包括": "地域包括支援センター", "協力相談支援機関": "自立相談支援機関",
+                  "まちのアウトリーチ": "アウトリーチ事業者"}
 
 
 def add_agencies(kasane) -> None:

@@ -18,12 +18,13 @@ from webui.auth import fingerprint
 PERSON = "重 花子"  # 本人 in the forms' examples
 # name: (roles, agency). yamada received the consultations, tanaka coordinates them
 # (福祉まるごと相談室, the kind they are referred to), ueda works at an agency with no part
-# in them, and mori at a partner a consent may name.
+# in them, mori at a partner a consent may name, suzuki at the outreach provider.
 PEOPLE = {
     "yamada": ([INTAKE], "デモ市"),
     "tanaka": ([COORD], "福祉まるごと相談室"),
     "ueda": ([INTAKE], "よその地域包括"),
     "mori": ([COORD], "協力相談支援機関"),
+    "suzuki": (["アウトリーチ支援員"], "まちのアウトリーチ"),
 }
 
 
@@ -138,6 +139,18 @@ def test_a_consent_shows_only_its_member_and_its_scope(office):
     full = office.page("tanaka", f"/cases/{number}/records/{intake}")
     assert "母の物忘れが進み" in full
     office.page("mori", f"/cases/{number}/diagram", status=403)
+
+
+def test_an_assigned_task_shows_the_task_and_what_it_reads(office):
+    case = casework.before_consent(office.kasane, "yamada", "tanaka")
+    case = casework.complete(office.kasane, case, "支援会議記録", "tanaka")
+    visit = next(t for t in case["tasks"] if t["name"] == "アウトリーチ訪問記録")
+    html = office.page("suzuki", f"/cases/{case['case_id']}")
+    assert "担当するタスクに必要な範囲だけを表示しています。" in html
+    assert links(html, "open-tasks") == [(f"/tasks/{visit['task_id']}", "アウトリーチ訪問記録")]
+    assert f"本人 {PERSON}（かさね はなこ）" in text_of(html, "main")  # the visit reads 氏名
+    assert "表示できる世帯員はいません。" in html and "表示できる記録はありません。" in html
+    assert "長男" not in html and 'id="case-diagram"' not in html
 
 
 def test_support_meeting_minutes_open_after_the_acknowledgement(office):

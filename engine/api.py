@@ -328,7 +328,7 @@ class Kasane:
                 call.log("case.diagram", False, seen.basis, case_id=row.id)
                 seen.deny("このケースの経過を見る権限がありません。")
             call.log("case.diagram", basis=seen.basis, case_id=row.id)
-            return cases.diagram(session, row)
+            return cases.diagram(session, row, seen)
 
     def complete_task(self, task_id: str, actor: str, data: dict | None = None,
                       case_version: int | None = None) -> dict:

@@ -67,9 +67,17 @@ def view(session: Session, row: Case, access: CaseAccess) -> dict:
     return result
 
 
-def diagram(session: Session, row: Case) -> dict:
-    """The case's pathway version (its BPMN files) and its state as element ids per process."""
+def diagram(session: Session, row: Case, access: CaseAccess) -> dict:
+    """The case's pathway version (its BPMN files) and its state as element ids per process.
+    ``processes`` says which file holds each process (the pathway's, the subprocesses', the
+    called ones') and its name; ``records`` the latest record kept at each element that
+    the viewer may open (支援会議 minutes only for its acknowledged attendees)."""
     deployment = row.deployment
+    pathway = deployments.load_pathway(deployment)
+    processes = {spec.name: {"file": spec.file, "name": spec.description or spec.name}
+                 for spec in [pathway.spec, *pathway.subprocess_specs.values()]}
+    kept = {record.element: record.id for record in records.records_of(session, row.id)
+            if record.element and sees_minutes(access, record.meeting_id)}
     steps = session.connection().execute(
         select(StepRecord.process_id, StepRecord.spec_id).where(StepRecord.case_id == row.id)
         .distinct())
@@ -81,10 +89,11 @@ def diagram(session: Session, row: Case) -> dict:
     return {"case_id": row.id, "pathway": row.pathway, "version": deployment.version,
             "files": {name: text for name, text in dict(deployment.files).items()
                       if name.endswith(".bpmn")},
+            "processes": processes,
             "completed": {k: sorted(v) for k, v in completed.items()}, "active": active,
             "timers": [{"element": t["element"], "name": t["name"], "due": t["due"]}
                        for t in row.timers],
-            "tasks": tasks}
+            "tasks": tasks, "records": kept}
 
 
 def household(session: Session, case_id: int, allowed: dict | None) -> list[dict]:

@@ -98,12 +98,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, errors, filters, health, home
+    from webui import assets, errors, filters, health, home, intake, tasks
     assets.init_app(app)
     filters.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(tasks.bp)
     if app.testing or app.config["FORM_PREVIEW"]:
         from webui import formpreview
         app.register_blueprint(formpreview.bp)

@@ -140,6 +140,10 @@ def assert_refused_and_kept(response, key: str, bad: dict, field: str) -> None:
     assert entered(Page(html).form_values(submitter=None)) == entered(form_fields(key, bad))
 
 
+def shown_version(html: str) -> int:
+    return int(re.search(r'name="case_version" value="(\d+)"', html).group(1))
+
+
 def date_field(key: str) -> str:
     return next(s["name"] for s in forms.field_specs(key) if s["widget"] == "date")
 
@@ -456,8 +460,7 @@ def test_a_form_shown_before_the_case_changed_is_sent_again_after_a_look(kasane,
     assert "このケースは表示したあとで更新されました。" in again
     assert entered(Page(again).form_values(submitter=None)) == entered(form_fields("支援会議記録", typed))
     assert ">完了する</button>" in again
-    version = lambda page: re.search(r'name="case_version" value="(\d+)"', page).group(1)  # noqa: E731
-    assert int(version(again)) > int(version(html))
+    assert shown_version(again) > shown_version(html)
     sent = client.post(url, data=Page(again).form_values())  # what the user sees, sent again
     assert sent.status_code == 303
 
@@ -561,3 +564,36 @@ def test_an_unknown_task_is_not_found_and_signing_in_comes_first(client, staff):
     response = client.get("/tasks/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.get("/cases/new").status_code == 302
+
+
+NO_FORM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"
+    targetNamespace="http://kasane.example/tests">
+  <bpmn:process id="noform" name="確認だけ" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane" name="包括化推進員">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>check</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check"/>
+    <bpmn:userTask id="check" name="書類の確認"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_task_without_a_form_is_completed_with_its_button(kasane, staff, tmp_path):
+    (tmp_path / "noform.bpmn").write_text(NO_FORM, encoding="utf-8")
+    kasane.deploy([tmp_path / "noform.bpmn"])
+    case = kasane.open_case("noform", STAFF[INTAKE][0])
+    url = f"/tasks/{case['tasks'][0]['task_id']}"
+    client = staff[INTAKE]
+    html = client.get(url).get_data(as_text=True)
+    assert "<h1>書類の確認</h1>" in html and "このタスクには入力項目がありません。" in html
+    done = post_form(client, url, html, MultiDict())
+    assert done.status_code == 303 and done.headers["Location"] == f"/cases/{case['case_id']}"
+    assert kasane.show_case(case["case_id"])["tasks"] == []

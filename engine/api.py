@@ -20,7 +20,7 @@ import forms
 from forms.validation import check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
-                    users, versions)
+                    task_index, users, versions)
 from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
@@ -188,6 +188,44 @@ class Kasane:
             call.log("case.open", basis="receiving", case_id=row.id)
             return cases.summary(session, row)
 
+    def first_task(self, pathway: str) -> dict:
+        """The user task a new case of the pathway (its latest version) opens with: element,
+        name, form key and role. It reads the model only, no case: not audited."""
+        with self.reading() as session:
+            return self._first_task(session, pathway)
+
+    @staticmethod
+    def _first_task(session, pathway: str) -> dict:
+        deployment = deployments.latest_deployment(session, pathway)
+        if deployment is None:
+            raise NotFound(f"パスウェイ '{pathway}' はデプロイされていません。")
+        first = cases.first_user_task(deployments.load_pathway(deployment))
+        if first is None:
+            raise NotFound(f"パスウェイ '{pathway}' にはユーザータスクがありません。")
+        return first
+
+    def open_case_and_complete_first_task(self, pathway: str, actor: str, data: dict | None = None) -> dict:
+        """A new consultation in one step: open a case and complete the user task it opens
+        with (``first_task``) with ``data``, in one transaction. The form and the actor's
+        role are checked before anything is stored, and any later refusal rolls the new
+        case back with it: a refused form leaves no case behind."""
+        with self._writing(actor, required=True) as (session, call):
+            first = self._first_task(session, pathway)
+            if first["role"] and first["role"] not in call.actor.roles and not call.actor.operator:
+                call.log("case.open", False, "none", detail=first["name"])
+                raise Forbidden(f"「{first['name']}」は役割「{first['role']}」の利用者だけが行えます。")
+            values = validate_form(first["form"], data) if first["form"] else check_flat_object(data or {})
+            row = cases.open_case(session, pathway, call.actor, {})
+            call.log("case.open", basis="receiving", case_id=row.id)
+            opened = [t for t in task_index.open_tasks_of(session, row.id) if t["element"] == first["element"]]
+            if not opened:
+                raise ModelFailure(f"新しいケースで最初のタスク「{first['name']}」が開きませんでした。"
+                                   f"パスウェイ '{pathway}' のモデルを確認してください。")
+            task = human_tasks.get_task(session, opened[0]["task_id"])
+            self._to_work(session, call, task, "task.complete")
+            case = human_tasks.complete_task(session, task, call.actor, values)
+            return cases.summary(session, case)
+
     def show_case(self, case_id, actor: str | None = None) -> dict:
         self._fire_due_timers(case_id)
         with self._reading(actor) as (session, call):
@@ -296,6 +334,7 @@ class Kasane:
             return {"task_id": row.id, "name": row.name, "role": row.role, "form": row.form_key,
                     "state": row.state, "claimed_by": row.claimed_by, "stage": row.stage,
                     "due": row.due_at.astimezone(clock.LOCAL_TZ).isoformat() if row.due_at else None,
+                    "overdue": row.due_at is not None and row.due_at < clock.now(),
                     "case_id": case.id, "case_version": case.version_id, "case_stage": case.stage,
                     "data": data, "may_complete": access.may_work(seen, row),
                     "draft": drafts.load(session, row.id, call.actor.user_id)}

@@ -27,6 +27,35 @@ def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
     return loaded.row
 
 
+def first_user_task(pathway) -> dict | None:
+    """The user task a new case of ``pathway`` (a loaded Pathway) opens with: the first one
+    reached from the start event along its flows, breadth first, through events, rules,
+    scripts and gateways; a subprocess on the way is searched before what follows it.
+    Read from the model, so a screen can show its form before any case exists. None if
+    the pathway has no user task."""
+    return _first_user_task(pathway.spec, pathway.subprocess_specs, set())
+
+
+def _first_user_task(process, subprocess_specs: dict, entered: set) -> dict | None:
+    entered.add(process.name)  # a process that calls itself is searched once
+    queue, seen = list(process.start.outputs), set()
+    while queue:
+        spec = queue.pop(0)
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
+        if spec.manual:
+            return {"element": spec.bpmn_id or spec.name, "name": spec.bpmn_name or spec.name,
+                    "form": task_index.form_key(spec), "role": spec.lane}
+        inner = subprocess_specs.get(getattr(spec, "spec", None))
+        found = (_first_user_task(inner, subprocess_specs, entered)
+                 if inner is not None and inner.name not in entered else None)
+        if found is not None:
+            return found
+        queue.extend(spec.outputs)
+    return None
+
+
 def summary(session: Session, row: Case) -> dict:
     """The case as its holders see it after a change (the CLI contract's case summary)."""
     return {

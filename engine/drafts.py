@@ -24,11 +24,13 @@ def save(session: Session, task_id: str, user_id: int, values: dict) -> None:
 def load(session: Session, task_id: str, user_id: int | None) -> dict | None:
     if user_id is None:
         return None
-    row = session.connection().execute(select(DRAFTS.c.values, DRAFTS.c.saved_at).where(
+    # c["values"]: c.values is the column collection's own method, not the column.
+    row = session.connection().execute(select(DRAFTS.c["values"], DRAFTS.c.saved_at).where(
         DRAFTS.c.task_id == task_id, DRAFTS.c.user_id == user_id)).first()
     if row is None:
         return None
-    return {"values": dict(row.values), "saved_at": row.saved_at.astimezone(clock.LOCAL_TZ).isoformat()}
+    values, saved_at = row
+    return {"values": dict(values), "saved_at": saved_at.astimezone(clock.LOCAL_TZ).isoformat()}
 
 
 def discard(session: Session, task_id: str) -> None:

@@ -98,14 +98,16 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, cases, errors, filters, health, home, meetings
+    from webui import assets, cases, errors, filters, health, home, intake, meetings, tasks
     assets.init_app(app)
     filters.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(intake.bp)  # /cases/new, before the case pages' /cases/<id>
     app.register_blueprint(cases.bp)
     app.register_blueprint(meetings.bp)
+    app.register_blueprint(tasks.bp)
     if app.testing or app.config["FORM_PREVIEW"]:
         from webui import formpreview
         app.register_blueprint(formpreview.bp)

@@ -6,11 +6,10 @@ engine's NotFound (404) or Forbidden (403) and shows nothing of the case. Ids go
 engine as typed: it alone says what is an id (a full-width １ is no case).
 
 The case search (/cases), a new consultation (/cases/new) and the task forms
-(/tasks/<task_id>) belong to other blueprints; this one links to them by path.
+(/tasks/<task_id>) belong to other blueprints.
 """
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
@@ -34,7 +33,7 @@ def _signed_in():
 
 @bp.app_template_global()
 def task_url(task_id: str) -> str:
-    return f"{request.script_root}/tasks/{quote(task_id, safe='')}"
+    return url_for("tasks.show", task_id=task_id)
 
 
 @bp.get("/<case_id>")

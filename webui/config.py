@@ -43,6 +43,9 @@ class Config:
     LOGIN_RATE_LIMIT = "5 per 15 minutes"
     LOGIN_RATE_LIMIT_PER_ADDRESS = "30 per 15 minutes"
 
+    # The pathway a new consultation (/cases/new) opens; its first user task is the form.
+    INTAKE_PATHWAY = "jusou"
+
     # /_forms/<key>: renders and checks any task form without a case. On under TESTING.
     FORM_PREVIEW = False
     # Empty rows shown below the filled ones of each repeating table (no JavaScript needed).

@@ -32,6 +32,7 @@ def colour(name: str) -> str:
     ("white", "brand", 4.5), ("white", "button", 4.5), ("white", "button-hover", 4.5),
     ("button", "white", 4.5), ("error", "surface", 4.5), ("white", "error", 4.5),
     ("error", "error-bg", 4.5), ("success", "success-bg", 4.5), ("text", "focus", 4.5),
+    ("text", "error-bg", 4.5), ("link", "error-bg", 4.5), ("error", "page", 4.5),  # overdue rows, tabs
     ("line", "surface", 3), ("focus", "brand", 3), ("text", "surface", 3),  # borders, focus
 ])
 def test_colour_pairs_meet_aa(foreground, background, minimum):

@@ -47,6 +47,10 @@ def header_count() -> int | None:
         return None
 
 
+def flash_oob() -> Markup:
+    return get_template_attribute("partials/_oob.html", "flash_oob")()
+
+
 def count_oob() -> Markup:
     """The header's count as an out-of-band swap: add it to an htmx fragment that changed
     the open tasks (a claim here, a completed task elsewhere), as
@@ -70,8 +74,11 @@ def index():
                "first_url": _page_url(asked),
                "next_url": _page_url(asked, tasks[-1]["cursor"]) if len(tasks) == PAGE else None,
                "stages": _stages(asked["stage"]), "orders": ORDERS, "page_size": PAGE}
-    template = "inbox/_inbox.html" if wants_fragment() else "inbox/index.html"
-    response = make_response(render_template(template, **context), 422 if errors else 200)
+    if wants_fragment():  # the region, and the flash area emptied of older messages
+        html = Markup(render_template("inbox/_inbox.html", **context)) + flash_oob()
+    else:
+        html = render_template("inbox/index.html", **context)
+    response = make_response(html, 422 if errors else 200)
     response.vary.add("HX-Request")
     return response
 
@@ -128,6 +135,6 @@ def _claim(task_id: str, claiming: bool):
         return redirect(local_path(request.form.get("next")) or url_for("inbox.index"), 303)
     html = render_template("inbox/_claimed.html", task=task, task_id=task_id, row_message=message,
                            back=local_path(request.form.get("next")))
-    response = make_response(Markup(html) + count_oob(), 409 if message else 200)
+    response = make_response(Markup(html) + flash_oob() + count_oob(), 409 if message else 200)
     response.vary.add("HX-Request")
     return response

@@ -1,8 +1,8 @@
 """The inbox (``/``): the open tasks of my roles, those I claimed, the overdue ones; filters,
 two orders and pages of 50 through the engine's cursor; claiming and releasing a task.
 
-One markup for page and fragment (contact-app): a filter or a next page swaps the list
-region, a claim swaps its row and sends the header's count out of band. Without
+One markup for page and fragment (contact-app): a view, a filter or the next page swaps
+the inbox region, a claim swaps its row and sends the header's count out of band. Without
 JavaScript the filters are a GET form and the claim buttons POST forms answered by a 303.
 """
 from __future__ import annotations

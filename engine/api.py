@@ -135,6 +135,12 @@ class Kasane:
             return {"forms": {key: form.title for key, form in forms.FORMS.items()},
                     "roles": users.known_roles(session), "kinds": agencies.kinds(session)}
 
+    def task_stages(self) -> list[str]:
+        """The stages the user tasks of the deployed pathways name (latest versions), for
+        an inbox's stage filter. Model vocabulary, like the above: no case, not audited."""
+        with self.reading() as session:
+            return deployments.task_stages(session)
+
     def add_agency(self, name: str, kind: str, actor: str | None = None) -> dict:
         with self._writing(actor) as (session, call):
             self._require_manager(call, "機関の登録")

@@ -297,6 +297,20 @@ def latest_deployment(session: Session, pathway: str) -> Deployment | None:
         .order_by(Deployment.version.desc()).limit(1)).first()
 
 
+def task_stages(session: Session) -> list[str]:
+    """The stages (``stage`` property) the user tasks of each pathway's latest version name,
+    in the order of the models."""
+    stages: list[str] = []
+    for pathway in session.scalars(select(Deployment.pathway).distinct().order_by(Deployment.pathway)):
+        loaded = load_pathway(latest_deployment(session, pathway))
+        for spec in [loaded.spec, *loaded.subprocess_specs.values()]:
+            for task_spec in spec.task_specs.values():
+                stage = (getattr(task_spec, "extensions", None) or {}).get("stage")
+                if stage and task_spec.manual and stage not in stages:
+                    stages.append(stage)
+    return stages
+
+
 _cache: dict[tuple[str, str], tuple] = {}
 _cache_lock = threading.Lock()
 

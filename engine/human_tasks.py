@@ -24,6 +24,9 @@ CASES = Case.__table__
 
 
 MAX_PAGE = 1000
+# Inbox orders: due first (the default), or the newest tasks first. Each has its indexes
+# (engine/store.py), so a page reads only the rows it shows.
+ORDERS = ("due", "newest")
 
 
 @dataclass(frozen=True)
@@ -36,27 +39,42 @@ class TaskFilter:
     overdue: bool = False
     stage: str | None = None
     due_before: datetime | None = None
+    task_id: str | None = None  # one task, as a list shows it (a row shown again after a claim)
+    order: str = "due"
     limit: int = 100
     after: str | None = None  # the cursor of the last task of the previous page
 
 
 def list_tasks(session: Session, actor, wanted: TaskFilter) -> list[dict]:
-    """One page of open tasks, in due order, filtered by the access policy in SQL."""
+    """One page of open tasks, in due order (or newest first), filtered by the access
+    policy in SQL."""
+    if wanted.order not in ORDERS:
+        raise InvalidInput(f"並び順 {wanted.order!r} はありません（{' / '.join(ORDERS)}）。",
+                           {"order": "正しくない並び順です。"})
     now = clock.now()
     query = _filtered(select(TASKS, MEMBERS.c.name.label("person")).select_from(TASKS)
                       .outerjoin(MEMBERS, and_(MEMBERS.c.case_id == TASKS.c.case_id,
                                                MEMBERS.c.principal.is_(True))), actor, wanted, now)
     if wanted.after is not None:
-        due, created, task_id = parse_cursor(wanted.after)
-        query = query.where(or_(
-            TASKS.c.due_sort > due,
-            and_(TASKS.c.due_sort == due, TASKS.c.created_at > created),
-            and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id)))
+        query = query.where(_after(wanted.order, *parse_cursor(wanted.after)))
+    if wanted.order == "newest":
+        order = (TASKS.c.created_at.desc(), TASKS.c.id.desc())
+    else:
+        order = (TASKS.c.due_sort, TASKS.c.created_at, TASKS.c.id)
     limit = min(max(int(wanted.limit), 1), MAX_PAGE)
-    rows = session.connection().execute(
-        query.order_by(TASKS.c.due_sort, TASKS.c.created_at, TASKS.c.id).limit(limit))
+    rows = session.connection().execute(query.order_by(*order).limit(limit))
     return [{**task_dict(row, with_case=True, now=now), "person": row.person,
              "cursor": make_cursor(row)} for row in rows]
+
+
+def _after(order: str, due: datetime, created: datetime, task_id: str):
+    """The keyset condition: the tasks that come after the cursor's task in the order."""
+    if order == "newest":
+        return or_(TASKS.c.created_at < created,
+                   and_(TASKS.c.created_at == created, TASKS.c.id < task_id))
+    return or_(TASKS.c.due_sort > due,
+               and_(TASKS.c.due_sort == due, TASKS.c.created_at > created),
+               and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id))
 
 
 def count_tasks(session: Session, actor, wanted: TaskFilter) -> int:
@@ -70,6 +88,8 @@ def _filtered(query, actor, wanted: TaskFilter, now):
         TASKS.c.state == "open", access.visible_tasks(actor))
     if wanted.case_id is not None:
         query = query.where(TASKS.c.case_id == wanted.case_id)
+    elif wanted.task_id is not None:
+        query = query.where(TASKS.c.id == str(wanted.task_id))
     elif wanted.role is None and not wanted.mine and not actor.operator:
         query = query.where(TASKS.c.role.in_(sorted(actor.working_roles)))
     if wanted.role is not None:

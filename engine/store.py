@@ -148,11 +148,15 @@ class CaseAgency(Base):
 class HumanTask(Base):
     """Index of READY user tasks: inboxes query this and never deserialize workflows."""
     __tablename__ = "human_tasks"
-    # Inbox indexes match the inbox order (due, created, id): by role, by claimer, all.
+    # Inbox indexes match the inbox orders, (due, created, id) and newest first (created,
+    # id): by role, by claimer, all.
     __table_args__ = (Index("ix_human_tasks_inbox_role", "state", "role", "due_sort", "created_at", "id"),
                       Index("ix_human_tasks_inbox_claimed", "state", "claimed_by", "due_sort",
                             "created_at", "id"),
                       Index("ix_human_tasks_inbox", "state", "due_sort", "created_at", "id"),
+                      Index("ix_human_tasks_newest_role", "state", "role", "created_at", "id"),
+                      Index("ix_human_tasks_newest_claimed", "state", "claimed_by", "created_at", "id"),
+                      Index("ix_human_tasks_newest", "state", "created_at", "id"),
                       Index("ix_human_tasks_case_id_state", "case_id", "state"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -10,6 +10,7 @@ import secrets
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 from markupsafe import escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -78,8 +79,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from webui import ratelimit
-    from webui.extensions import csrf, htmx, login_manager
+    from webui import inbox, ratelimit
+    from webui.extensions import csrf, htmx, login_manager, wants_fragment
 
     logconfig.init_app(app)  # first, so that its timer starts before any other hook
     csrf.init_app(app)
@@ -90,7 +91,10 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def _layout():
-        return {"inbox_count": None}  # the inbox fills in the number of open tasks
+        # Whole pages only: a fragment that changes the count sends it out of band.
+        if wants_fragment() or not current_user.is_authenticated:
+            return {"inbox_count": None}
+        return {"inbox_count": inbox.header_count()}
 
     from webui import auth  # noqa: F401  (registers the user loader)
     app.register_blueprint(auth.bp)
@@ -98,12 +102,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, cases, errors, filters, health, home, intake, meetings, tasks
+    from webui import assets, cases, errors, filters, health, inbox, intake, meetings, search, tasks
     assets.init_app(app)
     filters.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(intake.bp)  # /cases/new, before the case pages' /cases/<id>
     app.register_blueprint(cases.bp)
     app.register_blueprint(meetings.bp)

@@ -88,7 +88,7 @@ def local_path(target: str | None) -> str | None:
 def login():
     next_path = local_path(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_path or url_for("home.index"))
+        return redirect(next_path or url_for("inbox.index"))
     if request.method == "GET":
         return render_template("auth/login.html", name="", next=next_path, errors={})
 
@@ -116,7 +116,7 @@ def login():
     session.permanent = True
     g.user_name = user.name
     flash("ログインしました。", "success")
-    return redirect(next_path or url_for("home.index"), 303)
+    return redirect(next_path or url_for("inbox.index"), 303)
 
 
 @bp.post("/logout")

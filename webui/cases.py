@@ -31,11 +31,6 @@ def _signed_in():
     """Every case page needs a signed-in user: the engine sees the case as them."""
 
 
-@bp.app_template_global()
-def task_url(task_id: str) -> str:
-    return url_for("tasks.show", task_id=task_id)
-
-
 @bp.get("/<case_id>")
 def show(case_id: str):
     view = engine().show_case(case_id, actor=actor())
@@ -118,7 +113,7 @@ def diagram_state(shown: dict) -> dict:
         "diagrams": [{"file": name, "name": names.get(name, name), "xml": shown["files"][name]}
                      for name in files],
         "done": sorted({e for ids in shown["completed"].values() for e in ids}),
-        "current": [{"element": t["element"], "name": t["name"], "url": task_url(t["task_id"]),
+        "current": [{"element": t["element"], "name": t["name"], "url": url_for("tasks.show", task_id=t["task_id"]),
                      "due": jdate(t["due"]) if t["due"] else None} for t in shown["tasks"]],
         "waiting": [e for e in shown["active"] if e not in task_elements],
         "timers": [{"element": t["element"], "label": caseview.timer_text(t)}

@@ -23,6 +23,12 @@ SAVE_DRAFT = "save_draft"
 OPEN_DATA_ITEMS = 10
 
 
+@bp.app_template_global()
+def task_url(task_id: str) -> str:
+    """The form page of a task (the inbox, the case page and the diagram link to it)."""
+    return url_for("tasks.show", task_id=task_id)
+
+
 @bp.before_request
 @login_required
 def _signed_in():

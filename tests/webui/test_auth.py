@@ -28,7 +28,7 @@ def test_signing_in_and_out(auth, client):
     response = auth.login()
     assert response.status_code == 303 and response.headers["Location"] == "/"
     home = client.get("/").get_data(as_text=True)
-    assert "ようこそ、yamada さん" in home and "ログインしました。" in home and "デモ市" in home
+    assert "<h1>担当タスク</h1>" in home and "ログインしました。" in home and "デモ市" in home
     assert 'id="inbox-count"' in home and 'id="flash"' in home
     response = auth.logout()
     assert response.status_code == 303 and response.headers["Location"] == "/login"

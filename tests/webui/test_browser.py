@@ -30,7 +30,7 @@ def test_sign_in_and_sign_out(page, live_server):
     expect(page).to_have_url(re.compile(r"/login\?next=/$"))
     expect(page.locator("#flash")).to_contain_text("ログインしてください")
     sign_in(page, name)
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"ようこそ、{name} さん")
+    expect(page.get_by_role("heading", level=1)).to_have_text("担当タスク")
     expect(page.get_by_test_id("user-name")).to_have_text(name)
     expect(page.locator(".site-header")).to_contain_text("福祉まるごと相談室")
     expect(page.locator("#flash")).to_contain_text("ログインしました。")

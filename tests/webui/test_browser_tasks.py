@@ -118,9 +118,9 @@ def test_a_refused_task_form_keeps_the_input_and_a_draft_resumes(page, live_serv
     sign_in(page, live_server.add_user("kimura"))
     page.goto(f"/tasks/{task_id}")
     actions = page.locator("#task-form-actions")
-    expect(actions.locator(".busy")).to_be_hidden()
+    expect(actions.locator(".loading")).to_be_hidden()
     actions.evaluate("e => e.classList.add('htmx-request')")  # what htmx does while sending
-    expect(actions.locator(".busy")).to_be_visible()
+    expect(actions.locator(".loading")).to_be_visible()
     actions.evaluate("e => e.classList.remove('htmx-request')")
 
     page.get_by_role("group", name="判断").get_by_label("差し戻し").check()

@@ -33,6 +33,7 @@ def colour(name: str) -> str:
     ("button", "white", 4.5), ("error", "surface", 4.5), ("white", "error", 4.5),
     ("error", "error-bg", 4.5), ("success", "success-bg", 4.5), ("text", "focus", 4.5),
     ("text", "timer-bg", 4.5), ("timer", "surface", 3), ("timer", "timer-bg", 3),  # diagram
+    ("text", "error-bg", 4.5), ("link", "error-bg", 4.5), ("error", "page", 4.5),  # overdue rows, tabs
     ("line", "surface", 3), ("focus", "brand", 3), ("text", "surface", 3),  # borders, focus
 ])
 def test_colour_pairs_meet_aa(foreground, background, minimum):

@@ -62,7 +62,14 @@ def test_a_new_consultation_goes_to_the_coordinator_who_accepts_it(page, live_se
     context, coordinator = second_window(browser, live_server)
     try:
         sign_in(coordinator, live_server.add_user("marugoto"))
-        coordinator.goto(f"/tasks/{task_id}")  # by its address, as from a message
+        # The inbox, newest first (the shared test server holds other tests' cases too).
+        coordinator.get_by_label("並び順").select_option("newest")
+        coordinator.get_by_role("button", name="絞り込む").click()
+        row = coordinator.locator(f'[id="task-{task_id}"]')
+        expect(row).to_contain_text(f"ケース {case_id}")
+        expect(row).to_contain_text("重 花子")
+        row.get_by_role("link", name="受理判断").click()
+        expect(coordinator).to_have_url(re.compile(rf"/tasks/{task_id}$"))
         expect(coordinator.get_by_role("heading", level=1)).to_have_text("受理判断")
         expect(coordinator.locator(".task-header")).to_contain_text("重 花子")
         expect(coordinator.locator(".task-header")).to_contain_text("多機関協働")

@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from engine import users
 from engine.api import Kasane
 from webui import logconfig
 from webui.config import Config, secret_key_from_instance
@@ -32,7 +33,16 @@ class KasaneFlask(Flask):
 
 class SessionInterface(SecureCookieSessionInterface):
     """SESSION_COOKIE_SECURE None ("auto"): Secure when the request came over HTTPS, as
-    seen through a trusted proxy (PROXY_COUNT), or when PREFERRED_URL_SCHEME is https."""
+    seen through a trusted proxy (PROXY_COUNT), or when PREFERRED_URL_SCHEME is https.
+    Files (static, vendor) never send the cookie back."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        # A permanent session is re-sent with every response. A file that a page loads
+        # while a sign-out or a flash message changes the session would put the older
+        # cookie back: the user signed in again, the message lost.
+        if request.endpoint in ("static", "assets.vendor"):
+            return False
+        return super().should_set_cookie(app, session)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = app.config["SESSION_COOKIE_SECURE"]
@@ -90,7 +100,9 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def _layout():
-        return {"inbox_count": None}  # the inbox fills in the number of open tasks
+        # The inbox fills in the number of open tasks. The pathways link is for managers
+        # only to spare the others a page the engine would refuse them.
+        return {"inbox_count": None, "manager_role": users.MANAGER}
 
     from webui import auth  # noqa: F401  (registers the user loader)
     app.register_blueprint(auth.bp)
@@ -98,12 +110,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, errors, filters, health, home
+    from webui import assets, errors, filters, health, home, modeler
     assets.init_app(app)
     filters.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(modeler.bp)
     if app.testing or app.config["FORM_PREVIEW"]:
         from webui import formpreview
         app.register_blueprint(formpreview.bp)

@@ -170,6 +170,47 @@ def test_an_unsafe_condition_is_refused_at_deploy_with_the_element_highlighted(p
     assert errors == []
 
 
+def test_the_form_key_and_the_lane_are_chosen_from_lists(page, live_server):
+    pathway = deploy_copy(live_server)
+    sign_in(page, live_server.add_user("kato", roles=("管理者",), agency="デモ市"))
+    errors = open_editor(page, f"/pathways/{pathway}/edit")
+    source = page.locator('textarea[name="file:jusou.bpmn"]')
+
+    select_in_diagram(page, "acceptance", "受理判断")
+    form = page.get_by_label("フォーム", exact=True)
+    expect(form).to_have_value("受理判断")
+    form.select_option("同意確認")
+    open_group(page, "フォーム")
+    expect(page.locator("#properties-panel").get_by_label("フォームキー")).to_have_value("同意確認")
+    expect(source).to_have_value(re.compile(r'id="acceptance" name="受理判断" camunda:formKey="同意確認"'))
+
+    select_in_diagram(page, "Lane_jusou_3", "アウトリーチ支援員")
+    role = page.get_by_label("役割（レーン名）")
+    expect(role).to_have_value("アウトリーチ支援員")
+    assert "管理者" in role.locator("option").all_inner_texts()
+    role.select_option("参加支援コーディネーター")
+    expect(page.locator(".bio-properties-panel-header-label")).to_have_text("参加支援コーディネーター")
+    expect(source).to_have_value(re.compile(r'id="Lane_jusou_3" name="参加支援コーディネーター"'))
+    assert errors == []
+
+
+@pytest.mark.parametrize("browser_context_options", [{"java_script_enabled": False}])
+def test_the_editor_works_without_javascript(page, live_server):
+    pathway = deploy_copy(live_server)
+    sign_in(page, live_server.add_user("kato", roles=("管理者",), agency="デモ市"))
+    page.goto(f"/pathways/{pathway}/edit")
+    settings = page.get_by_label("settings.dmn")
+    settings.fill(settings.input_value().replace('<outputEntry id="OE_default_intervals_0_0"><text>3</text>',
+                                                '<outputEntry id="OE_default_intervals_0_0"><text>4</text>'))
+    page.get_by_role("button", name="検査").click()
+    expect(page.locator("#model-results-body")).to_contain_text("問題はありません")
+    expect(page.get_by_label("settings.dmn")).to_have_value(re.compile(r"OE_default_intervals_0_0\"><text>4<"))
+    page.get_by_role("button", name="デプロイ").click()
+    expect(page).to_have_url(re.compile(r"/pathways$"))
+    expect(page.locator("#flash")).to_contain_text(f"{pathway} 版 2")
+    assert re.search(r'OE_default_intervals_0_0"><text>4<', deployed_files(live_server, pathway, 2)["settings.dmn"])
+
+
 def test_a_user_without_the_manager_role_cannot_reach_the_modeler_or_deploy(page, live_server):
     pathway = deploy_copy(live_server)
     sign_in(page, live_server.add_user("tanaka"))
@@ -194,7 +235,7 @@ def test_a_user_without_the_manager_role_cannot_reach_the_modeler_or_deploy(page
 
 def test_every_outside_model_opens_in_the_modeler_and_lints_to_a_result(page, live_server):
     sign_in(page, live_server.add_user("kato", roles=("管理者",), agency="デモ市"))
-    errors = []
+    errors, deployed = [], 0
     page.on("pageerror", lambda error: errors.append(str(error)))
     for path in sorted((MODELS / "miwg").glob("*.bpmn")):
         page.goto("/pathways/new")
@@ -207,4 +248,11 @@ def test_every_outside_model_opens_in_the_modeler_and_lints_to_a_result(page, li
         if shown.count():
             shown.first.click()
             expect(page.locator(".model-status")).to_contain_text("を選びました")
+        elif "問題はありません" in page.locator("#model-results-body").inner_text():
+            # An executable one deploys (the engine tests run a case of it).
+            page.get_by_role("button", name="デプロイ").click()
+            expect(page).to_have_url(re.compile(r"/pathways$"), timeout=30_000)
+            expect(page.locator("#flash")).to_contain_text(re.compile("デプロイしました|新しい版は作られませんでした"))
+            deployed += 1
         assert errors == [], path.name
+    assert deployed == 1  # C.9.1

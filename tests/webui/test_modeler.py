@@ -6,6 +6,7 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
+from werkzeug.test import encode_multipart
 
 from engine import clock
 from tests.conftest import MODELS
@@ -191,6 +192,17 @@ def test_lint_for_htmx_is_the_results_fragment_and_warns_of_a_lane_nobody_holds(
     assert response.status_code == 200 and "<html" not in html
     assert "問題はありません。注意が 1 件あります" in html
     assert 'data-kind="warning"' in html and 'data-element="lane_steps"' in html and "担等" in html
+
+
+def test_a_model_larger_than_any_task_form_is_accepted(manager, app):
+    padding = "<!-- " + "重" * 400_000 + " -->"  # 1.2 MB of UTF-8, over the task forms' limits
+    large = STEPS.replace("<bpmn:process", padding + "<bpmn:process", 1)
+    assert len(large.encode()) > app.config["MAX_CONTENT_LENGTH"] // 2
+    # Encoded here: the test client would spool a body this large to a file it never closes.
+    boundary, body = encode_multipart({"csrf_token": token(manager), "file:steps.bpmn": large})
+    response = manager.post("/pathways/lint", data=body, headers={"HX-Request": "true"},
+                            content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 200 and "問題はありません" in text(response)
 
 
 def test_an_uploaded_file_joins_the_posted_ones(manager):

@@ -105,7 +105,8 @@ def _elements(files: dict[str, str]) -> dict[tuple, dict]:
 
 
 def _cell_name(node) -> str | None:
-    """A decision table's rule or cell, as a manager finds it: 既定モニタリング月数（規則 1）."""
+    """A decision table's rule or cell, as a manager finds it in the table: its column's
+    heading and its rule's number (モニタリング期日の既定（プラン合意から、月）（規則 1）)."""
     local = etree.QName(node).localname
     rule = node.getparent() if local in ("inputEntry", "outputEntry") else node
     if rule is None or etree.QName(rule).localname != "rule" or rule.getparent() is None:
@@ -120,7 +121,8 @@ def _cell_name(node) -> str | None:
     index = entries.index(node)
     if index >= len(columns):
         return f"規則 {number}"
-    header = columns[index].get("name") or columns[index].get("label") or columns[index].get("id")
+    # The label is what the decision table shows as the column's heading.
+    header = columns[index].get("label") or columns[index].get("name") or columns[index].get("id")
     return f"{header}（規則 {number}）"
 
 

@@ -88,6 +88,8 @@ def test_a_manager_changes_a_pathway_deploys_v2_and_moves_a_case_to_it_and_back(
 
     # The T-monitor default in settings.dmn, in the decision table.
     page.get_by_role("tab", name="settings.dmn").click()
+    table = page.locator(".model-canvas:not([hidden])")
+    expect(table).to_contain_text("モニタリング期日の既定（プラン合意から、月）")  # as the help names it
     cell = page.locator('[data-element-id="OE_default_intervals_0_0"]')
     cell.click()
     page.keyboard.press("Control+a")
@@ -120,7 +122,7 @@ def test_a_manager_changes_a_pathway_deploys_v2_and_moves_a_case_to_it_and_back(
 
     # What changed, as a page.
     section.get_by_role("link", name=re.compile(r"前の版との違い\s*（版 2）")).click()
-    expect(page.locator("main")).to_contain_text("既定モニタリング月数（規則 1）")
+    expect(page.locator("main")).to_contain_text("モニタリング期日の既定（プラン合意から、月）（規則 1）")
     expect(page.locator("main")).to_contain_text("受理判断（WG確認）")
 
     # Move the old case after its preview, then revert the move.

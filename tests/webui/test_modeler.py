@@ -133,7 +133,7 @@ def test_the_diff_names_a_decision_table_cell_by_its_column_and_rule(manager, ka
     kasane.deploy_files({"steps.bpmn": with_settings, "settings.dmn": changed}, actor="kato")
     page = text(manager.get("/pathways/steps/diff"))
     assert "版 2 → 版 3 の違い" in page
-    assert "既定モニタリング月数（規則 1）" in page and "結果のセル" in page
+    assert "モニタリング期日の既定（プラン合意から、月）（規則 1）" in page and "結果のセル" in page
     assert "<del>3</del>" in page and "<ins>6</ins>" in page
 
 

@@ -102,6 +102,7 @@
     }
     current = editor;
     choices.hidden = true;
+    panels.hidden = editor.kind !== 'bpmn';  // decision tables are edited in place
     return open(editor).then(function () {
       if (editor.modeler && editor.kind === 'bpmn') {
         editor.modeler.get('canvas').resized();

@@ -195,6 +195,14 @@ def test_the_form_key_and_the_lane_are_chosen_from_lists(page, live_server):
     expect(source).to_have_value(re.compile(r'id="Lane_jusou_3" name="参加支援コーディネーター"'))
     assert errors == []
 
+    # Unsaved edits: leaving through the header asks first, and staying keeps them.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    with page.expect_event("dialog") as asked:
+        page.get_by_role("link", name="担当タスク").click()
+    assert asked.value.type == "beforeunload"
+    expect(page.get_by_role("heading", level=1)).to_contain_text("パスウェイの編集")
+    expect(source).to_have_value(re.compile(r'name="参加支援コーディネーター"'))
+
 
 @pytest.mark.parametrize("browser_context_options", [{"java_script_enabled": False}])
 def test_the_editor_works_without_javascript(page, live_server):

@@ -229,6 +229,20 @@
       dirty = false;
     }
   });
+  // A boosted link or form elsewhere (the header) would swap the page without unloading
+  // it: with unsaved edits, leave for real, so that the browser asks first.
+  document.addEventListener('htmx:confirm', function (event) {
+    var elt = event.detail.elt;
+    if (!dirty || form.contains(elt)) {
+      return;
+    }
+    event.preventDefault();
+    if (elt.tagName === 'FORM') {
+      HTMLFormElement.prototype.submit.call(elt);
+    } else {
+      window.location.assign(event.detail.path);
+    }
+  });
   window.addEventListener('beforeunload', function (event) {
     if (dirty) {
       event.preventDefault();

@@ -25,6 +25,15 @@ LABELS = {"name": "名前", "camunda:formKey": "フォーム", "camunda:dueDate"
           "outputEntry": "結果", "isExecutable": "実行可能"}
 
 
+# Attributes at their default value, which modelers write or leave out as they like:
+# bpmn-js drops cancelActivity="true", and a file from another tool may spell it out.
+DEFAULTS = {"cancelActivity": "true", "isInterrupting": "true", "parallelMultiple": "false",
+            "isForCompensation": "false", "completionQuantity": "1", "startQuantity": "1",
+            "isClosed": "false", "gatewayDirection": "Unspecified", "instantiate": "false",
+            "triggeredByEvent": "false", "associationDirection": "None", "hitPolicy": "UNIQUE",
+            "isCollection": "false"}
+
+
 def versions(session: Session) -> list[dict]:
     """Every pathway with its versions (number, who, when) and the open cases on each."""
     running = dict(session.execute(
@@ -135,7 +144,8 @@ def _in_di(node) -> bool:
 
 
 def _facts(node) -> dict:
-    facts = {_qualified(name): value for name, value in node.attrib.items() if name != "id"}
+    facts = {_qualified(name): value for name, value in node.attrib.items()
+             if name != "id" and DEFAULTS.get(name) != value}
     refs: dict[str, list] = {}
     for child in node.iterchildren():
         if not isinstance(child.tag, str) or child.get("id") and not _property(child):

@@ -242,3 +242,12 @@ def test_a_changed_decision_behind_a_finished_business_rule_task_does_not_hold_t
     shown = kasane.show_case(case["case_id"])
     assert shown["version"] == 2 and shown["data"]["間隔"] == "P3M"
     assert kasane.open_case("rules", "ito")["data"]["間隔"] == "P6M"
+
+
+def test_the_diff_ignores_attributes_written_at_their_default(world):
+    spelled_out = BASE.replace('<bpmn:userTask id="first" name="一つ目"/>',
+                               '<bpmn:userTask id="first" name="一つ目" startQuantity="1" '
+                               'isForCompensation="false"/>')
+    world.deploy_version(spelled_out)
+    diff = world.pathway_diff("steps", 1, 2, actor="boss")
+    assert diff["changed"] == [] and diff["added"] == [] and diff["removed"] == []

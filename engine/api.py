@@ -101,9 +101,15 @@ class Kasane:
                     versions.discard_draft(session, item["pathway"])
             return deployed
 
-    def lint_files(self, files: dict) -> dict:
-        """Lint model files given as content, with the same code as ``lint``."""
+    def lint_files(self, files: dict, actor: str | None = None) -> dict:
+        """Lint model files given as content, with the same code as ``lint``. A user (the
+        modeler) must be a manager; the local operator may lint before the database exists."""
         raw = deployments.given_files(files)
+        if actor is not None:
+            with self._reading(actor) as (session, call):
+                self._require_manager(call, "モデルの検査")
+                call.log("pathway.lint", basis="manager", detail=",".join(sorted(raw))[:200])
+                return deployments.lint_bytes(raw, session)
         try:
             with self.reading() as session:
                 users.known_roles(session)
@@ -124,14 +130,20 @@ class Kasane:
         """Keep the modeler's files without deploying them (not checked: drafts may be broken)."""
         texts = {name: data.decode("utf-8", "replace") for name, data in
                  deployments.given_files(files).items()}
+        if based_on is not None and not (str(based_on).isascii() and str(based_on).isdigit()
+                                         and len(str(based_on)) < 10):
+            raise InvalidInput(f"元の版 {based_on!r} が正しくありません。", {"based_on": "版の番号ではありません。"})
         with self._writing(actor) as (session, call):
             self._require_manager(call, "モデルの下書きの保存")
             call.log("pathway.draft", basis="manager", detail=pathway)
-            return versions.save_draft(session, pathway[:200], texts, based_on, call.actor.name)
+            return versions.save_draft(session, pathway[:200], texts,
+                                       int(based_on) if based_on is not None else None, call.actor.name)
 
-    def modeling_vocabulary(self) -> dict:
+    def modeling_vocabulary(self, actor: str | None = None) -> dict:
         """What the modeler offers in its lists: the form keys and the known roles."""
-        with self.reading() as session:
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "モデルの編集")
+            call.log("pathway.vocabulary", basis="manager")
             return {"forms": {key: form.title for key, form in forms.FORMS.items()},
                     "roles": users.known_roles(session), "kinds": agencies.kinds(session)}
 
@@ -457,6 +469,25 @@ class Kasane:
             self._require_manager(call, "版の比較")
             call.log("pathway.diff", basis="manager", detail=f"{pathway} {old_version}→{new_version}")
             return versions.diff(session, pathway, old_version, new_version)
+
+    def running_cases(self, pathway: str, version, actor: str | None = None, limit: int = 50,
+                      after: str | None = None) -> list[dict]:
+        """A page of the running cases on one version (number, stage, status, dates; no
+        person), oldest first; pass the last ``cursor`` as ``after`` for the next page."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "版のケースの一覧")
+            call.log("pathway.cases", basis="manager", detail=f"{pathway} {version}")
+            return versions.running_cases(session, versions.deployment_of(session, pathway, version),
+                                          limit, after)
+
+    def case_migrations(self, case_id, actor: str | None = None) -> list[dict]:
+        """The migrations of one case, oldest first: both versions, who, when, and whether
+        each was reverted."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "ケースの版の移行")
+            row = get_case_row(session, case_id)
+            call.log("case.migrations", basis="manager", case_id=row.id)
+            return case_migration.migrations_of(session, row.id)
 
     def preview_migration(self, case_id, version=None, actor: str | None = None) -> dict:
         """What moving a running case to another version (default: the latest) would change."""

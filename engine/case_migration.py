@@ -5,14 +5,15 @@ the case history, and revertible.
 A migration is refused when an element that is active in the case, or that the case
 already went through (the step log keeps every finished element, even those the
 compacted tree dropped), was removed or changed in a way that matters to how it runs. A
-new label or new neighbours (inputs, outputs) do not count: the tree is re-predicted from
-the new version at every active task, so a newly added activity is taken, not skipped.
+new label or new neighbours (inputs, outputs) do not count, nor a changed decision table
+behind a business rule task the case went through: the tree is re-predicted from the new
+version at every active task, so a newly added activity is taken, not skipped.
 """
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, deployments, history, state, task_index
@@ -22,6 +23,21 @@ from engine.unit_of_work import LoadedCase, load_case, run_engine_steps, save_ca
 
 MIGRATIONS = CaseMigration.__table__
 HARMLESS = {"inputs", "outputs", "bpmn_name", "documentation"}
+# A business rule task the case went through has put its decision's results in the case
+# data; the changed table is what a new version is for, and is used when the case gets
+# there again (a changed settings.dmn must not keep every running case on its version).
+HARMLESS_PASSED = HARMLESS | {"decision_table"}
+# SpiffWorkflow's names of what changed in an element, as a manager reads them.
+CHANGES = {"typename": "要素の種類", "lane": "レーン", "form": "フォーム",
+           "extensions": "拡張プロパティ（stage・validation など）",
+           "event_definition": "イベントの定義（タイマー・メッセージ）", "cancel_activity": "中断するかどうか",
+           "cancel": "中断", "cond_task_specs": "条件", "default_task_spec": "既定のフロー",
+           "choice": "選ばれたフロー", "script": "スクリプト", "decision_table": "決定（DMN）",
+           "spec": "呼び出すプロセス", "data_input_associations": "入力データ",
+           "data_output_associations": "出力データ", "io_specification": "入出力の定義",
+           "manual": "手作業の印", "description": "要素の種類", "lookahead": "先読み",
+           "split_task": "合流する分岐", "threshold": "合流の条件", "trigger_specs": "合流する流れ",
+           "prescript": "前のスクリプト", "postscript": "後のスクリプト", "bpmn_id": "ID", "name": "ID"}
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
@@ -32,6 +48,10 @@ def plan(session: Session, loaded: LoadedCase, target: Deployment) -> dict:
     reasons = []
     if target.pathway != loaded.row.pathway:
         reasons.append(f"別のパスウェイ（{target.pathway}）には移せません。")
+    if target.id == loaded.row.deployment_id:
+        reasons.append(f"このケースは既に版 {target.version} で動いています。")
+    if loaded.row.status == "closed":
+        reasons.append("終結したケースは移せません（移せるのは実行中のケースだけです）。")
     specs = {loaded.pathway.spec.name: (loaded.pathway.spec, new.spec),
              **{name: (old, new.subprocess_specs.get(name))
                 for name, old in loaded.pathway.subprocess_specs.items()}}
@@ -57,7 +77,7 @@ def plan(session: Session, loaded: LoadedCase, target: Deployment) -> dict:
             continue  # a called process the case finished and the new version no longer calls
         for spec in spec_diff.alignment:
             if spec.bpmn_id in elements:
-                reasons += _refusals(spec_diff, spec, "通過済み")
+                reasons += _refusals(spec_diff, spec, "通過済み", HARMLESS_PASSED)
     main = diffs.get(loaded.pathway.spec.name)
     return {"case_id": loaded.row.id, "pathway": loaded.row.pathway,
             "from_version": loaded.pathway.version, "to_version": target.version,
@@ -68,13 +88,30 @@ def plan(session: Session, loaded: LoadedCase, target: Deployment) -> dict:
             "changed": sorted(s.bpmn_id for s in main.changed if s.bpmn_id) if main else []}
 
 
-def _refusals(spec_diff: SpecDiff, spec, how: str) -> list[str]:
+def migrations_of(session: Session, case_id: int) -> list[dict]:
+    versions = {d.id: d.version for d in session.scalars(select(Deployment).join(
+        MIGRATIONS, or_(MIGRATIONS.c.from_deployment_id == Deployment.id,
+                        MIGRATIONS.c.to_deployment_id == Deployment.id))
+        .where(MIGRATIONS.c.case_id == case_id))}
+    rows = session.connection().execute(select(
+        MIGRATIONS.c.id, MIGRATIONS.c.from_deployment_id, MIGRATIONS.c.to_deployment_id,
+        MIGRATIONS.c.at, MIGRATIONS.c.actor, MIGRATIONS.c.reverted_at)
+        .where(MIGRATIONS.c.case_id == case_id).order_by(MIGRATIONS.c.id))
+    return [{"migration_id": r.id, "from_version": versions[r.from_deployment_id],
+             "to_version": versions[r.to_deployment_id], "actor": r.actor,
+             "at": history.local_iso(r.at),
+             "reverted_at": history.local_iso(r.reverted_at) if r.reverted_at else None}
+            for r in rows]
+
+
+def _refusals(spec_diff: SpecDiff, spec, how: str, harmless=HARMLESS) -> list[str]:
     label = f"{spec.bpmn_name or spec.bpmn_id}（{spec.bpmn_id}）"
     if spec in spec_diff.removed:
-        return [f"{how}の要素 {label} が新しい版で削除されています。"]
-    changes = set(spec_diff.changed.get(spec, [])) - HARMLESS
+        return [f"{how}の要素 {label}が新しい版で削除されています。"]
+    changes = set(spec_diff.changed.get(spec, [])) - harmless
     if changes:
-        return [f"{how}の要素 {label} が新しい版で変更されています（{'、'.join(sorted(changes))}）。"]
+        what = "、".join(dict.fromkeys(CHANGES.get(name, name) for name in sorted(changes)))
+        return [f"{how}の要素 {label}が新しい版で変更されています（{what}）。"]
     return []
 
 
@@ -82,7 +119,7 @@ def migrate(session: Session, loaded: LoadedCase, target: Deployment, actor: str
     """Move the case; the caller holds it in a unit of work (loaded, timers fired)."""
     preview = plan(session, loaded, target)
     if not preview["allowed"]:
-        raise Conflict("このケースは新しい版に移せません: " + " ".join(preview["reasons"]),
+        raise Conflict(f"このケースは版 {target.version} に移せません: " + " ".join(preview["reasons"]),
                        {"reasons": " ".join(preview["reasons"])})
     previous_state, previous = state.dump(loaded.workflow), loaded.row.deployment
     _move(loaded, target)

@@ -25,8 +25,10 @@ NS = {"bpmn": BPMN_MODEL_NS, "camunda": CAMUNDA_MODEL_NS}
 TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
 
 
-# Ancestors that carry an id of their own but are not what a modeler clicks on.
-_PARTS = ("EventDefinition", "LoopCharacteristics")
+# Ancestors that carry an id of their own but are not what a modeler clicks on: a problem
+# in a condition or timer names its flow or event, which the modeler can select.
+_PARTS = ("EventDefinition", "LoopCharacteristics", "Expression", "Condition", "Cardinality",
+          "timeDate", "timeDuration", "timeCycle", "script")
 
 
 def _element_id(node):

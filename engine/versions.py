@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.errors import NotFound
+from engine.errors import InvalidInput, NotFound
 from engine.store import Case, Deployment, ModelDraft
 
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
@@ -25,6 +25,15 @@ LABELS = {"name": "名前", "camunda:formKey": "フォーム", "camunda:dueDate"
           "outputEntry": "結果", "isExecutable": "実行可能"}
 
 
+# Attributes at their default value, which modelers write or leave out as they like:
+# bpmn-js drops cancelActivity="true", and a file from another tool may spell it out.
+DEFAULTS = {"cancelActivity": "true", "isInterrupting": "true", "parallelMultiple": "false",
+            "isForCompensation": "false", "completionQuantity": "1", "startQuantity": "1",
+            "isClosed": "false", "gatewayDirection": "Unspecified", "instantiate": "false",
+            "triggeredByEvent": "false", "associationDirection": "None", "hitPolicy": "UNIQUE",
+            "isCollection": "false"}
+
+
 def versions(session: Session) -> list[dict]:
     """Every pathway with its versions (number, who, when) and the open cases on each."""
     running = dict(session.execute(
@@ -38,6 +47,23 @@ def versions(session: Session) -> list[dict]:
                                   "deployed_at": d.deployed_at.astimezone(clock.LOCAL_TZ).isoformat(),
                                   "running_cases": running.get(d.id, 0)})
     return list(pathways.values())
+
+
+def running_cases(session: Session, deployment: Deployment, limit: int = 50,
+                  after: str | None = None) -> list[dict]:
+    """A page of the cases still running on a deployment, oldest first, with a cursor."""
+    query = select(Case.id, Case.stage, Case.status, Case.opened_at, Case.updated_at).where(
+        Case.deployment_id == deployment.id, Case.status != "closed")
+    if after is not None:
+        number = str(after).strip()
+        if not (number.isascii() and number.isdigit() and len(number) < 18):
+            raise InvalidInput(f"カーソル {after!r} が正しくありません。", {"after": "正しくないカーソルです。"})
+        query = query.where(Case.id > int(number))
+    rows = session.execute(query.order_by(Case.id).limit(min(max(int(limit), 1), 200)))
+    return [{"case_id": r.id, "stage": r.stage, "status": r.status,
+             "opened_at": r.opened_at.astimezone(clock.LOCAL_TZ).isoformat(),
+             "updated_at": r.updated_at.astimezone(clock.LOCAL_TZ).isoformat(),
+             "cursor": str(r.id)} for r in rows]
 
 
 def deployment_of(session: Session, pathway: str, version) -> Deployment:
@@ -82,8 +108,31 @@ def _elements(files: dict[str, str]) -> dict[tuple, dict]:
             if not isinstance(node.tag, str) or not node.get("id") or _in_di(node):
                 continue
             found[(file, node.get("id"))] = {"type": etree.QName(node).localname,
-                                             "name": node.get("name"), "facts": _facts(node)}
+                                             "name": node.get("name") or _cell_name(node),
+                                             "facts": _facts(node)}
     return found
+
+
+def _cell_name(node) -> str | None:
+    """A decision table's rule or cell, as a manager finds it in the table: its column's
+    heading and its rule's number (モニタリング期日の既定（プラン合意から、月）（規則 1）)."""
+    local = etree.QName(node).localname
+    rule = node.getparent() if local in ("inputEntry", "outputEntry") else node
+    if rule is None or etree.QName(rule).localname != "rule" or rule.getparent() is None:
+        return None
+    table = rule.getparent()
+    number = [r for r in table if isinstance(r.tag, str) and etree.QName(r).localname == "rule"].index(rule) + 1
+    if local == "rule":
+        return f"規則 {number}"
+    column = "input" if local == "inputEntry" else "output"
+    entries = [c for c in rule if isinstance(c.tag, str) and etree.QName(c).localname == local]
+    columns = [c for c in table if isinstance(c.tag, str) and etree.QName(c).localname == column]
+    index = entries.index(node)
+    if index >= len(columns):
+        return f"規則 {number}"
+    # The label is what the decision table shows as the column's heading.
+    header = columns[index].get("label") or columns[index].get("name") or columns[index].get("id")
+    return f"{header}（規則 {number}）"
 
 
 def _in_di(node) -> bool:
@@ -95,7 +144,8 @@ def _in_di(node) -> bool:
 
 
 def _facts(node) -> dict:
-    facts = {_qualified(name): value for name, value in node.attrib.items() if name != "id"}
+    facts = {_qualified(name): value for name, value in node.attrib.items()
+             if name != "id" and DEFAULTS.get(name) != value}
     refs: dict[str, list] = {}
     for child in node.iterchildren():
         if not isinstance(child.tag, str) or child.get("id") and not _property(child):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine import clock
-from engine.errors import Conflict, Forbidden
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.conftest import MODELS
 
 BASE = (MODELS / "steps.bpmn").read_text(encoding="utf-8")
@@ -183,3 +183,71 @@ def test_the_modeler_lints_saves_a_draft_and_deploys_files_given_as_content(worl
         world.deploy_files(edited, actor="ito")
     vocabulary = world.modeling_vocabulary()
     assert "相談受付" in vocabulary["forms"] and "担当" in vocabulary["roles"]
+
+
+def test_a_case_moves_only_while_it_runs_and_only_to_another_version(world):
+    case = world.open_case("steps", "ito")
+    preview = world.preview_migration(case["case_id"], 1, actor="boss")
+    assert not preview["allowed"] and preview["reasons"] == ["このケースは既に版 1 で動いています。"]
+    for name in ("一つ目", "二つ目", "副作業", "三つ目"):
+        complete(world, case["case_id"], name)
+    world.deploy_version(BASE.replace('name="三つ目"', 'name="三つ目（確認）"'))
+    with pytest.raises(Conflict) as refused:
+        world.migrate_case(case["case_id"], actor="boss")
+    assert "終結したケースは移せません" in refused.value.message
+    assert world.case_migrations(case["case_id"], actor="boss") == []
+
+
+def test_the_running_cases_of_a_version_page_by_cursor_and_list_their_migrations(world):
+    opened = [world.open_case("steps", "ito")["case_id"] for _ in range(3)]
+    world.deploy_version(BASE.replace('name="三つ目"', 'name="三つ目（確認）"'))
+    first = world.running_cases("steps", 1, actor="boss", limit=2)
+    assert [c["case_id"] for c in first] == opened[:2] and first[0]["status"] == "open"
+    rest = world.running_cases("steps", 1, actor="boss", after=first[-1]["cursor"])
+    assert [c["case_id"] for c in rest] == opened[2:]
+    moved = world.migrate_case(opened[0], actor="boss")
+    assert [c["case_id"] for c in world.running_cases("steps", 2, actor="boss")] == [opened[0]]
+    world.revert_migration(moved["migration_id"], actor="boss")
+    [migration] = world.case_migrations(opened[0], actor="boss")
+    assert (migration["from_version"], migration["to_version"], migration["actor"]) == (1, 2, "boss")
+    assert migration["reverted_at"] is not None
+    for call in (lambda: world.running_cases("steps", 1, actor="ito"),
+                 lambda: world.case_migrations(opened[0], actor="ito"),
+                 lambda: world.lint_files({"steps.bpmn": BASE}, actor="ito"),
+                 lambda: world.modeling_vocabulary(actor="ito")):
+        with pytest.raises(Forbidden):
+            call()
+    assert world.lint_files({"steps.bpmn": BASE}, actor="boss")["ok"]
+    with pytest.raises(NotFound):
+        world.running_cases("steps", 9, actor="boss")
+    with pytest.raises(InvalidInput):
+        world.running_cases("steps", 1, actor="boss", after="１")
+
+
+def test_a_changed_decision_behind_a_finished_business_rule_task_does_not_hold_the_case(kasane, tmp_path):
+    """Changing settings (a DMN table the case already read) is what new versions are for:
+    the case moves, keeps the values it read, and reads the new table when it gets there."""
+    clock.set_now("2025-04-01")
+    rules = (MODELS / "rules.bpmn").read_text(encoding="utf-8")
+    defaults = (MODELS / "rules_defaults.dmn").read_text(encoding="utf-8")
+    check = (MODELS / "rules.dmn").read_text(encoding="utf-8")
+    kasane.deploy_files({"rules.bpmn": rules, "rules.dmn": check, "rules_defaults.dmn": defaults})
+    kasane.add_user("ito", ["担当"])
+    case = kasane.open_case("rules", "ito")
+    kasane.deploy_files({"rules.bpmn": rules, "rules.dmn": check,
+                         "rules_defaults.dmn": defaults.replace('"P3M"', '"P6M"')})
+    preview = kasane.preview_migration(case["case_id"])
+    assert preview["allowed"], preview["reasons"]
+    kasane.migrate_case(case["case_id"])
+    shown = kasane.show_case(case["case_id"])
+    assert shown["version"] == 2 and shown["data"]["間隔"] == "P3M"
+    assert kasane.open_case("rules", "ito")["data"]["間隔"] == "P6M"
+
+
+def test_the_diff_ignores_attributes_written_at_their_default(world):
+    spelled_out = BASE.replace('<bpmn:userTask id="first" name="一つ目"/>',
+                               '<bpmn:userTask id="first" name="一つ目" startQuantity="1" '
+                               'isForCompensation="false"/>')
+    world.deploy_version(spelled_out)
+    diff = world.pathway_diff("steps", 1, 2, actor="boss")
+    assert diff["changed"] == [] and diff["added"] == [] and diff["removed"] == []

@@ -14,6 +14,7 @@ from flask_login import current_user
 from markupsafe import escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from engine import users
 from engine.api import Kasane
 from webui import logconfig
 from webui.config import Config, secret_key_from_instance
@@ -33,7 +34,16 @@ class KasaneFlask(Flask):
 
 class SessionInterface(SecureCookieSessionInterface):
     """SESSION_COOKIE_SECURE None ("auto"): Secure when the request came over HTTPS, as
-    seen through a trusted proxy (PROXY_COUNT), or when PREFERRED_URL_SCHEME is https."""
+    seen through a trusted proxy (PROXY_COUNT), or when PREFERRED_URL_SCHEME is https.
+    Files (static, vendor) never send the cookie back."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        # A permanent session is re-sent with every response. A file that a page loads
+        # while a sign-out or a flash message changes the session would put the older
+        # cookie back: the user signed in again, the message lost.
+        if request.endpoint in ("static", "assets.vendor"):
+            return False
+        return super().should_set_cookie(app, session)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = app.config["SESSION_COOKIE_SECURE"]
@@ -91,10 +101,11 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def _layout():
-        # Whole pages only: a fragment that changes the count sends it out of band.
+        # Whole pages only: a fragment that changes the count sends it out of band. The
+        # pathways link is for managers only, to spare the others a page the engine refuses.
         if wants_fragment() or not current_user.is_authenticated:
-            return {"inbox_count": None}
-        return {"inbox_count": inbox.header_count()}
+            return {"inbox_count": None, "manager_role": users.MANAGER}
+        return {"inbox_count": inbox.header_count(), "manager_role": users.MANAGER}
 
     from webui import auth  # noqa: F401  (registers the user loader)
     app.register_blueprint(auth.bp)
@@ -102,7 +113,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webui import assets, cases, errors, filters, health, inbox, intake, meetings, search, tasks
+    from webui import assets, cases, errors, filters, health, inbox, intake, meetings, modeler, search, tasks
     assets.init_app(app)
     filters.init_app(app)
     app.register_blueprint(errors.bp)
@@ -113,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases.bp)
     app.register_blueprint(meetings.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(modeler.bp)
     if app.testing or app.config["FORM_PREVIEW"]:
         from webui import formpreview
         app.register_blueprint(formpreview.bp)

@@ -112,6 +112,18 @@ def test_the_session_cookie_is_httponly_and_lax(auth):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
 
+def test_files_never_send_the_session_back(auth, client, app):
+    """A file answered after a sign-out would otherwise sign the user in again."""
+    auth.add_user()
+    auth.login()
+    assert "Set-Cookie" in client.get("/").headers  # a page refreshes the session
+    vendor = app.extensions["kasane_vendor"].public_name("htmx.org", "dist/htmx.min.js")
+    for url in ("/static/kasane.css", f"/vendor/{vendor}"):
+        response = client.get(url)
+        response.close()
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers, url
+
+
 @pytest.mark.parametrize("config, headers, secure", [
     ({}, {}, False),
     ({"PREFERRED_URL_SCHEME": "https"}, {}, True),

@@ -17,11 +17,11 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import forms
-from forms.validation import check_flat_object, validate_form
+from forms.validation import check_data, check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
                     users, versions)
-from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
+from engine.errors import Conflict, Forbidden, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
 from engine.unit_of_work import case_unit, get_case_row, load_case, timers_due
@@ -301,9 +301,9 @@ class Kasane:
                     "draft": drafts.load(session, row.id, call.actor.user_id)}
 
     def save_draft(self, task_id: str, actor: str, data: dict) -> dict:
-        """Keep a half-done form (not checked) for the actor to resume; one per task and user."""
-        if not isinstance(data, dict):
-            raise InvalidInput("下書きは JSON オブジェクトで指定してください。")
+        """Keep a half-done form (not checked against the form, but storable) for the actor
+        to resume; one per task and user."""
+        check_data(data)
         with self._writing(actor, required=True) as (session, call):
             row = human_tasks.get_task(session, task_id)
             self._to_work(session, call, row, "task.draft")
@@ -333,6 +333,7 @@ class Kasane:
     def complete_task(self, task_id: str, actor: str, data: dict | None = None,
                       case_version: int | None = None) -> dict:
         """Complete a task. ``case_version`` (from get_task) refuses a stale form."""
+        check_data({} if data is None else data)  # before anything is looked up or run
         with self._writing(actor, required=True) as (session, call):
             row = human_tasks.get_task(session, task_id)
             self._to_work(session, call, row, "task.complete")

@@ -8,6 +8,7 @@ database URL, and so everything), and the audit records it as the operator.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from functools import wraps
@@ -18,6 +19,8 @@ import click
 from engine import clock, cli_ja
 from engine.api import Kasane, TaskFilter
 from engine.errors import InvalidInput, KasaneError, NotFound
+from engine.limits import BudgetExceeded
+from forms.validation import check_data, field_name
 
 cli_ja.install()
 
@@ -71,34 +74,48 @@ def read_data(text: str | None) -> dict:
 
 def parse_data(text: str) -> dict:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--data が JSON として読めません: {exc.msg} (位置 {exc.pos})") from exc
     except RecursionError:
         raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。") from None
-    except ValueError as exc:  # an integer of more digits than Python converts
-        raise InvalidInput(f"--data の数値が大きすぎます: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput("--data には JSON オブジェクトを指定してください。")
     _check_values(data)
-    return data
+    return check_data(data)  # NaN, Infinity, 1e999, integers past max_int_bits …
+
+
+class _LongInteger:
+    """An integer literal of more digits than Python converts (4,300 by default): kept
+    aside by the parser, so that the refusal names the field instead of Python's words."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _json_int(text: str):
+    digits = len(text.lstrip("-"))
+    if sys.get_int_max_str_digits() and digits > sys.get_int_max_str_digits():
+        return _LongInteger(digits)
+    return int(text)
 
 
 def _check_values(data) -> None:
-    """No deeper nesting than forms use, and no text Python cannot store (lone surrogates)."""
-    stack = [(data, 1, "")]
+    """No deeper nesting than forms use, and no integer too long to read."""
+    stack = [(data, 1, ())]
     while stack:
-        value, depth, path = stack.pop()
+        value, depth, keys = stack.pop()
         if depth > MAX_DATA_DEPTH:
             raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。")
         if isinstance(value, dict):
-            stack += [(k, depth, path) for k in value]
-            stack += [(v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in value.items()]
+            stack += [(v, depth + 1, (*keys, k)) for k, v in value.items()]
         elif isinstance(value, list):
-            stack += [(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
-        elif isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
-            raise InvalidInput("--data に文字として扱えない値（対になっていないサロゲート）が"
-                               "あります。", {path or "_": "文字として読めない値です。"})
+            stack += [(v, depth + 1, (*keys, i)) for i, v in enumerate(value)]
+        elif isinstance(value, _LongInteger):
+            name = field_name(keys)
+            reason = BudgetExceeded("max_int_bits", int(value.digits * math.log2(10))).reason
+            raise InvalidInput(f"--data の「{name}」の数値が大きすぎます（{value.digits:,} 桁）: "
+                               f"{reason}。", {name: f"数値が大きすぎます（{value.digits:,} 桁）。"})
 
 
 def command(func):

@@ -28,6 +28,28 @@ def database_url() -> str:
     return os.environ.get("KASANE_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+# Every id and version column is INTEGER: 32 bits on PostgreSQL (SQLite would hold 64).
+# A number past it is no row on either database, and PostgreSQL would refuse the query.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """An id or version number a caller gave (an int, or ASCII digits) as the database can
+    hold it, or None: no row has it. The one place callers' numbers are checked, so
+    that no query ever sees one out of range."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        # Full-width and other Unicode digits are not ids (README: ids are ASCII digits).
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+            return None
+        value = int(text)
+    if not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; SQLite drops tzinfo, so put it back on load."""
     impl = DateTime(timezone=True)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import NotFound
-from engine.store import Case, Deployment, ModelDraft
+from engine.store import Case, Deployment, ModelDraft, parse_id
 
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
                  "http://www.omg.org/spec/DD/20100524/DI", "https://www.omg.org/spec/DMN/20191111/DMNDI/",
@@ -41,10 +41,10 @@ def versions(session: Session) -> list[dict]:
 
 
 def deployment_of(session: Session, pathway: str, version) -> Deployment:
-    number = str(version).strip()
+    number = parse_id(version)
     found = session.scalars(select(Deployment).where(
-        Deployment.pathway == pathway, Deployment.version == int(number))).first() \
-        if number.isascii() and number.isdigit() and len(number) < 10 else None
+        Deployment.pathway == pathway, Deployment.version == number)).first() \
+        if number is not None else None
     if found is None:
         raise NotFound(f"パスウェイ '{pathway}' の版 {version} はありません。")
     return found
@@ -135,11 +135,13 @@ def files_of(session: Session, pathway: str, version=None) -> dict:
 
 
 def save_draft(session: Session, pathway: str, files: dict[str, str], based_on, actor) -> dict:
+    if based_on is not None and parse_id(based_on) is None:
+        raise NotFound(f"パスウェイ '{pathway}' の版 {based_on} はありません。")
     draft = session.scalars(select(ModelDraft).where(ModelDraft.pathway == pathway)).first()
     if draft is None:
         draft = ModelDraft(pathway=pathway)
         session.add(draft)
-    draft.files, draft.based_on = files, based_on
+    draft.files, draft.based_on = files, parse_id(based_on)
     draft.saved_by, draft.saved_at = actor, clock.now()
     session.flush()
     return draft_dict(draft)

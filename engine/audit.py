@@ -24,7 +24,7 @@ def entry(actor, action: str, allowed: bool, basis: str | None = None, case_id: 
           member_id: int | None = None, record_id: int | None = None,
           meeting_id: int | None = None, detail: str | None = None) -> dict:
     return {"actor": actor.name, "actor_agency": actor.agency, "channel": actor.channel,
-            "origin": actor.origin, "action": action, "allowed": allowed,
+            "origin": (actor.origin or "")[:100] or None, "action": action, "allowed": allowed,
             "basis": "operator" if actor.operator and allowed else basis, "case_id": case_id,
             "member_id": member_id, "record_id": record_id, "meeting_id": meeting_id,
             "detail": (detail or "")[:500] or None}

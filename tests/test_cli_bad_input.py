@@ -212,6 +212,77 @@ def test_a_meeting_number_past_the_id_column_in_a_form_is_invalid_input(meeting_
     assert counts(meeting_due["url"]) == before
 
 
+@pytest.fixture
+def consent_due(world, kasane):
+    """The world's case at 同意確認 (after 多機関協働 and 受理)."""
+    kasane.add_user("tanaka", ["相談支援コーディネーター"])
+    complete(kasane, world["case"], "相談受付", "yamada", 対応="多機関協働")
+    complete(kasane, world["case"], "受理判断", "tanaka", 判断="受理", WG会議=False)
+    return world
+
+
+def assessment_due(world, kasane):
+    complete(kasane, world["case"], "同意確認", "tanaka", 同意="あり")
+    return world
+
+
+def row(key: str, field: str, **values) -> list:
+    example = next(s for s in forms.field_specs(key) if s["name"] == field)["example"][0]
+    return [{**example, **values}]
+
+
+# (task, its case's state, field named in the error, form values): each one past the
+# column its value lands in (a member's name, a consent's 代理人続柄, a meeting's name …).
+TOO_LONG = [
+    ("相談受付", "world", "氏名", {"氏名": "長" * 201}),
+    ("相談受付", "world", "ふりがな", {"ふりがな": "な" * 201}),
+    ("同意確認", "consent_due", "代理人続柄", {"代理人続柄": "続" * 60}),
+    ("同意確認", "consent_due", "説明者", {"説明者": "説" * 201}),
+    ("同意確認", "consent_due", "対象者", {"対象者": "対" * 201}),
+    ("支援会議記録", "meeting_due", "会議名称", {"会議名称": "会" * 250}),
+    ("支援会議記録", "meeting_due", "構成員（1行目）の氏名",
+     {"構成員": row("支援会議記録", "構成員", 氏名="氏" * 201)}),
+    ("支援会議記録", "meeting_due", "構成員（1行目）の所属",
+     {"構成員": row("支援会議記録", "構成員", 所属="所" * 201)}),
+    ("アセスメント", "assessment_due", "世帯員（1行目）の氏名",
+     {"世帯員": row("アセスメント", "世帯員", 氏名="世" * 201)}),
+]
+
+
+@pytest.mark.parametrize(("task", "state", "field", "values"), TOO_LONG,
+                         ids=[f"{t[0]}.{t[2]}" for t in TOO_LONG])
+def test_form_values_longer_than_their_columns_are_refused_on_both_databases(
+        request, kasane, task, state, field, values):
+    if state == "assessment_due":
+        world = assessment_due(request.getfixturevalue("consent_due"), kasane)
+    else:
+        world = request.getfixturevalue(state)
+    actor = "yamada" if task == "相談受付" else "tanaka"
+    open_one = open_task(kasane, world["case"], task)
+    before = counts(world["url"])
+    data = json.dumps({**forms.example_values(task), **values}, ensure_ascii=False)
+    error = refused(cli(world["url"], "task", "complete", open_one["task_id"], "--as", actor,
+                        "--data", data), 1, "文字以内で入力してください")
+    assert list(error["fields"]) == [field], error
+    assert counts(world["url"]) == before
+
+
+def test_values_that_fit_their_columns_are_kept_whole(consent_due, kasane):
+    """The longest values the forms take, names that NFKC makes longer (㍿ is 株式会社) and a
+    情報範囲 given twice all fit on both databases."""
+    case = consent_due["case"]
+    complete(kasane, case, "同意確認", "tanaka", 同意="あり", 対象者="㍿" * 200, 代理人続柄="続" * 50,
+             説明者="説" * 200, 情報範囲=["介護"] * 100 + ["基本情報"])
+    complete(kasane, case, "アセスメント", "tanaka",
+             世帯員=row("アセスメント", "世帯員", 氏名="世" * 200))
+    shown = kasane.show_case(case)
+    names = {m["氏名"] for m in shown["household"]}
+    assert {"㍿" * 200, "世" * 200} <= names
+    [consent] = [c for m in shown["household"] for c in m["consents"]]
+    assert consent["代理人続柄"] == "続" * 50 and consent["情報範囲"] == ["介護", "基本情報"]
+    assert kasane.search_cases("株式会社")[0]["case_id"] == case
+
+
 def test_names_longer_than_their_column_are_refused_alike_on_both_databases(world):
     before = counts(world["url"])
     refused(cli(world["url"], "users", "add", "u" * 101, "--role", "包括化推進員"), 1, "100文字")

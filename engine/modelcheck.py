@@ -16,7 +16,7 @@ import forms
 from engine import modelshape
 from engine import limits, loops, storable, timer_values
 from engine.expressions import (UnsafeExpression, check_expression, check_script, evaluate,
-                                execute, free_names, is_iso_literal)
+                                execute, free_names, is_iso_literal, looks_like_iso)
 from engine.limits import BudgetExceeded
 from engine.storable import NotStorable
 from engine.store import Case, CaseAgency, Deployment, HistoryEntry, HumanTask, Record, StepRecord
@@ -255,6 +255,11 @@ def check_expressions(file: str, tree) -> list[dict]:
                 _problem(problems, file, node, f"式が上限を超えています: {exc.reason}")
                 continue
             _run_constant(source, "expression", slot, file, node, problems)
+            continue
+        if slot in timer_values.KINDS and looks_like_iso(source):
+            _problem(problems, file, node, f"{timer_values.KINDS[slot]}の値 {source!r} は ISO 8601 の"
+                     "期間や繰り返しとして正しくありません（負の値や数のない期間は使えません。"
+                     '例: "P3D"、"PT12H"、"R3/P1D"）')
             continue
         if _check(source, kind, file, node, problems):
             _run_constant(source, kind, slot, file, node, problems)

@@ -57,14 +57,21 @@ def refused(result, code: int, *words: str) -> dict:
     return error
 
 
-@pytest.mark.parametrize("value", ["garbage", "2025-13-01", "9999-12-31T23:59:59-12:00",
-                                   "0001-01-01T00:00:00+09:00"])
+@pytest.mark.parametrize(("value", "words"), [
+    ("garbage", "読めません"), ("2025-13-01", "読めません"),
+    # past what a date can hold in UTC, or only past the clock's range: both say the range
+    ("9999-12-31T23:59:59-12:00", "1900 年から 8999 年"), ("0001-01-01T00:00:00+09:00", "1900 年から 8999 年"),
+    ("9999-12-31", "1900 年から 8999 年"),
+])
 @pytest.mark.parametrize("command", [["case", "open", "jusou", "--as", "yamada"], ["timers", "run"],
                                      ["tasks"]])
-def test_a_bad_clock_is_refused_before_any_command_runs(world, value, command):
+def test_a_bad_clock_is_refused_before_any_command_runs(world, value, words, command):
     before = counts(world["url"])
-    refused(cli(world["url"], *command, env={"KASANE_NOW": value}), 1, "日")
-    refused(cli(world["url"], "--now", value, *command), 1, "日")
+    by_environment = refused(cli(world["url"], *command, env={"KASANE_NOW": value}), 1, words, value)
+    by_option = refused(cli(world["url"], "--now", value, *command), 1, words, value)
+    assert by_environment == by_option  # the same words, however the clock is given
+    if command == ["timers", "run"]:
+        assert refused(cli(world["url"], "timers", "run", "--now", value), 1, words) == by_option
     assert counts(world["url"]) == before
 
 
@@ -300,13 +307,52 @@ def test_an_event_with_bad_data_is_invalid_input_before_the_stage_is_checked(wor
 
 def test_click_speaks_japanese(world):
     usage = refused(cli(world["url"], "case", "open"), 2)
-    assert "PATHWAY" in usage["error"] and "Missing" not in usage["error"]
+    assert "パスウェイ" in usage["error"] and "Missing" not in usage["error"]
     assert "ありません" in refused(cli(world["url"], "no-such-command"), 2)["error"]
+    assert refused(cli(world["url"], "tasks", "--limit", "5000"), 2)["error"] == \
+        "'--limit' の値が正しくありません: 5000 は範囲 1〜1000 の外です。"
+    assert refused(cli(world["url"], "tasks", "--limit", "x"), 2)["error"] == \
+        "'--limit' の値が正しくありません: 'x' は正しい整数ではありません。"
     helped = cli(world["url"], "tasks", "--help")
     assert helped.returncode == 0 and "この説明を表示して終了する" in helped.stdout
     assert "Show this message" not in helped.stdout and "task_id" in helped.stdout
-    data_help = cli(world["url"], "task", "complete", "--help").stdout
-    assert "JSON" in data_help and "kasane form" in data_help
+    assert helped.stdout.startswith("使い方: kasane tasks [オプション]\n")
+    assert "--limit 件数" in helped.stdout and "[1〜1000]" in helped.stdout
+    assert cli(world["url"], "--help").stdout.startswith("使い方: kasane [オプション] コマンド [引数]...\n")
+    data_help = " ".join(cli(world["url"], "task", "complete", "--help").stdout.split())
+    assert "JSON" in data_help and "kasane form" in data_help and "[必須]" in data_help
+
+
+# Words that stay as they are in Japanese help: formats, standards and a variable name.
+KEPT_WORDS = {"JSON", "JSONL", "ISO", "KASANE_NOW", "BPMN", "DMN", "CSV", "UTF", "BOM", "WG", "ID"}
+
+
+def _commands(command, path=()):
+    yield path
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_help_text_is_japanese():
+    """Usage lines, value names (no TEXT, INTEGER RANGE), [必須] and ranges (1〜1000), and
+    the columns lined up by their width on screen."""
+    import re
+
+    from click.testing import CliRunner
+
+    from engine.cli import cli as kasane
+    from engine.cli_ja import display_width
+    runner = CliRunner()
+    for path in _commands(kasane):
+        shown = runner.invoke(kasane, [*path, "--help"], prog_name="kasane")
+        assert shown.exit_code == 0, (path, shown.output)
+        english = set(re.findall(r"[A-Z][A-Z_]{1,}", shown.output)) - KEPT_WORDS
+        assert not english, (path, english, shown.output)
+        assert not re.search(r"\[required\]|<=x|Usage|Options|Commands", shown.output), shown.output
+        options = shown.output.split("オプション:\n")[1].split("\n\n")[0].splitlines()
+        starts = {display_width(line) - display_width(line[2:].split("  ", 1)[1].lstrip())
+                  for line in options if "  " in line[2:]}
+        assert len(starts) == 1, (path, options)  # every help text starts in one column
 
 
 def test_a_denied_read_is_audited_and_carries_no_personal_data(world, kasane):

@@ -42,11 +42,31 @@ def check_data(data) -> dict:
         raise InvalidInput("データは JSON オブジェクトで指定してください。")
     try:
         storable.Walker().check_data(data)
+        _refuse_nul(data)
     except storable.NotStorable as exc:
         name = field_name(exc.keys) or SCHEMA_KEY
         raise InvalidInput(f"「{name}」は保存できない値です（{exc.detail}）。" if exc.keys else
                            f"保存できない値です（{exc.detail}）。", {name: exc.detail}) from None
     return data
+
+
+def _refuse_nul(data: dict) -> None:
+    """A NUL character: JSON carries it, but PostgreSQL keeps it in no text column (a
+    member's 氏名), so it is refused wherever it is. The walk is as deep as the data,
+    which the storable check has bounded."""
+    stack: list[tuple[tuple, object]] = [((), data)]
+    while stack:
+        keys, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise storable.NotStorable("", "文字列に NUL 文字（\\x00）は使えません", keys=keys)
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if "\x00" in key:
+                    raise storable.NotStorable("", "項目名に NUL 文字（\\x00）は使えません", keys=keys)
+                stack.append(((*keys, key), child))
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend(((*keys, index), child) for index, child in enumerate(value))
 
 
 def field_name(keys) -> str:

@@ -150,6 +150,37 @@ def test_the_api_refuses_unstorable_values_before_any_model_code_runs(world, kas
 
 
 @pytest.mark.parametrize("args", [
+    ["case", "show", "{case}", "--as", "{bad}"],
+    ["case", "search", "{bad}"],
+    ["agency", "add", "{bad}", "--kind", "市福祉課"],
+    ["audit", "--person", "{bad}"],
+    ["task", "complete", "{bad}", "--as", "yamada"],
+    ["tasks", "--stage", "{bad}"],
+], ids=lambda args: " ".join(a for a in args[:2]))
+def test_arguments_that_are_not_utf_8_are_refused_alike_on_both_databases(world, args):
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which neither database
+    driver encodes: once a UnicodeEncodeError traceback."""
+    before = counts(world["url"])
+    bad = os.fsdecode(b"\xff\xfe")
+    refused(cli(world["url"], *[a.format(case=world["case"], bad=bad) for a in args]), 1, "使えない文字")
+    assert counts(world["url"]) == before
+
+
+def test_a_nul_character_is_refused_naming_the_field(world, kasane):
+    before = counts(world["url"])
+    data = json.dumps({**forms.example_values("相談受付"), "氏名": "重\u0000花子"})
+    refused(cli(world["url"], "task", "complete", world["task"], "--as", "yamada", "--data", data),
+            1, "氏名", "NUL")
+    for call in (lambda: kasane.add_user("a\x00b", ["包括化推進員"]),
+                 lambda: kasane.search_cases("重\x00"),
+                 lambda: kasane.list_tasks(role="\x00"),
+                 lambda: kasane.show_case(world["case"], "yamada\x00")):
+        with pytest.raises(InvalidInput, match="使えない文字"):
+            call()
+    assert counts(world["url"]) == before
+
+
+@pytest.mark.parametrize("args", [
     ["case", "show", "99999999999999999999"],
     ["case", "show", "１"],              # a full-width digit is not the case 1
     ["case", "show", "١"],

@@ -6,13 +6,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.errors import Conflict, InvalidInput, NotFound
-from engine.store import Agency, AgencyKind, CaseAgency
+from engine.errors import Conflict, InvalidInput, ModelFailure
+from engine.store import Agency, AgencyKind, Case, CaseAgency
 
 AGENCIES = Agency.__table__
 HOLDERS = CaseAgency.__table__
 NAME_LENGTH = 200
 KIND_LENGTH = 100
+REFERRED_LENGTH = Case.__table__.c.referred_kinds.type.length
 
 
 def agency_dict(agency) -> dict:
@@ -83,6 +84,13 @@ def refer(session: Session, case, kinds_: list[str], element: str) -> None:
     agency of those kinds holds it, including ones registered later."""
     held = [k for k in (case.referred_kinds or ",").split(",") if k]
     new = [kind for kind in dict.fromkeys(kinds_) if kind not in held]
+    stored = len(",".join(["", *held, *new, ""]))
+    # Lint refuses a referTo that cannot fit; kinds gathered across versions (a migrated
+    # case) or files may still add up past the column.
+    if any(len(kind) > KIND_LENGTH for kind in new) or stored > REFERRED_LENGTH:
+        raise ModelFailure(f"要素 {element} の referTo の紹介先の種別が長すぎます（種別は {KIND_LENGTH} "
+                           f"文字まで、ケースの紹介先は合わせて {REFERRED_LENGTH} 文字まで）。",
+                           {"element": element, "referTo": ",".join(new)[:200]}, case_id=case.id)
     if new:
         session.connection().execute(insert(HOLDERS), [{
             "case_id": case.id, "agency_id": None, "agency_kind": kind, "basis": "referral",

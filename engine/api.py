@@ -17,7 +17,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import forms
-from forms.validation import check_flat_object, validate_form
+from forms.validation import check_data, check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
                     task_index, users, versions)
@@ -130,14 +130,10 @@ class Kasane:
         """Keep the modeler's files without deploying them (not checked: drafts may be broken)."""
         texts = {name: data.decode("utf-8", "replace") for name, data in
                  deployments.given_files(files).items()}
-        if based_on is not None and not (str(based_on).isascii() and str(based_on).isdigit()
-                                         and len(str(based_on)) < 10):
-            raise InvalidInput(f"元の版 {based_on!r} が正しくありません。", {"based_on": "版の番号ではありません。"})
         with self._writing(actor) as (session, call):
             self._require_manager(call, "モデルの下書きの保存")
             call.log("pathway.draft", basis="manager", detail=pathway)
-            return versions.save_draft(session, pathway[:200], texts,
-                                       int(based_on) if based_on is not None else None, call.actor.name)
+            return versions.save_draft(session, pathway[:200], texts, based_on, call.actor.name)
 
     def modeling_vocabulary(self, actor: str | None = None) -> dict:
         """What the modeler offers in its lists: the form keys and the known roles."""
@@ -358,9 +354,9 @@ class Kasane:
                     "draft": drafts.load(session, row.id, call.actor.user_id)}
 
     def save_draft(self, task_id: str, actor: str, data: dict) -> dict:
-        """Keep a half-done form (not checked) for the actor to resume; one per task and user."""
-        if not isinstance(data, dict):
-            raise InvalidInput("下書きは JSON オブジェクトで指定してください。")
+        """Keep a half-done form (not checked against the form, but storable) for the actor
+        to resume; one per task and user."""
+        check_data(data)
         with self._writing(actor, required=True) as (session, call):
             row = human_tasks.get_task(session, task_id)
             self._to_work(session, call, row, "task.draft")
@@ -390,6 +386,7 @@ class Kasane:
     def complete_task(self, task_id: str, actor: str, data: dict | None = None,
                       case_version: int | None = None) -> dict:
         """Complete a task. ``case_version`` (from get_task) refuses a stale form."""
+        check_data({} if data is None else data)  # before anything is looked up or run
         with self._writing(actor, required=True) as (session, call):
             row = human_tasks.get_task(session, task_id)
             self._to_work(session, call, row, "task.complete")

@@ -23,11 +23,22 @@ MEMBERS = Member.__table__
 def entry(actor, action: str, allowed: bool, basis: str | None = None, case_id: int | None = None,
           member_id: int | None = None, record_id: int | None = None,
           meeting_id: int | None = None, detail: str | None = None) -> dict:
-    return {"actor": actor.name, "actor_agency": actor.agency, "channel": actor.channel,
-            "origin": actor.origin, "action": action, "allowed": allowed,
-            "basis": "operator" if actor.operator and allowed else basis, "case_id": case_id,
-            "member_id": member_id, "record_id": record_id, "meeting_id": meeting_id,
-            "detail": (detail or "")[:500] or None}
+    return {"actor": _loggable(actor.name, 100), "actor_agency": actor.agency,
+            "channel": actor.channel, "origin": _loggable(actor.origin, 100), "action": action,
+            "allowed": allowed, "basis": "operator" if actor.operator and allowed else basis,
+            "case_id": case_id, "member_id": member_id, "record_id": record_id,
+            "meeting_id": meeting_id, "detail": _loggable(detail, 500)}
+
+
+def _loggable(text: str | None, length: int) -> str | None:
+    """What a caller sent, as the log can keep it: cut to its column, with a NUL or a
+    lone surrogate (which no query takes) written out as a backslash escape, so that a
+    refused call is still logged."""
+    if not text:
+        return None
+    if not text.isascii() or "\x00" in text:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text[:length]
 
 
 def write(session: Session, entries: list[dict]) -> None:

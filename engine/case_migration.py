@@ -17,8 +17,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, deployments, history, state, task_index
-from engine.errors import Conflict, InvalidInput
-from engine.store import CaseMigration, Deployment, StepRecord
+from engine.errors import Conflict, NotFound
+from engine.store import CaseMigration, Deployment, StepRecord, parse_id
 from engine.unit_of_work import LoadedCase, load_case, run_engine_steps, save_case
 
 MIGRATIONS = CaseMigration.__table__
@@ -152,11 +152,11 @@ def _move(loaded: LoadedCase, target: Deployment) -> None:
 def revert(session: Session, migration_id, actor: str | None) -> dict:
     """Undo a migration: the stored state if the case has not changed since, else a
     migration back to the earlier version (with the same refusals)."""
-    number = str(migration_id).strip()
+    number = parse_id(migration_id)
     row = session.connection().execute(select(MIGRATIONS).where(
-        MIGRATIONS.c.id == int(number))).first() if number.isdigit() and len(number) < 18 else None
+        MIGRATIONS.c.id == number)).first() if number is not None else None
     if row is None:
-        raise InvalidInput(f"移行 {migration_id} はありません。")
+        raise NotFound(f"移行 '{migration_id}' が見つかりません。")
     if row.reverted_at is not None:
         raise Conflict(f"移行 {row.id} は既に元に戻されています。")
     loaded = load_case(session, row.case_id)

@@ -8,6 +8,7 @@ database URL, and so everything), and the audit records it as the operator.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from functools import wraps
@@ -18,6 +19,8 @@ import click
 from engine import clock, cli_ja
 from engine.api import Kasane, TaskFilter
 from engine.errors import InvalidInput, KasaneError, NotFound
+from engine.limits import BudgetExceeded
+from forms.validation import check_data, field_name
 
 cli_ja.install()
 
@@ -71,34 +74,48 @@ def read_data(text: str | None) -> dict:
 
 def parse_data(text: str) -> dict:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--data が JSON として読めません: {exc.msg} (位置 {exc.pos})") from exc
     except RecursionError:
         raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。") from None
-    except ValueError as exc:  # an integer of more digits than Python converts
-        raise InvalidInput(f"--data の数値が大きすぎます: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput("--data には JSON オブジェクトを指定してください。")
     _check_values(data)
-    return data
+    return check_data(data)  # NaN, Infinity, 1e999, integers past max_int_bits …
+
+
+class _LongInteger:
+    """An integer literal of more digits than Python converts (4,300 by default): kept
+    aside by the parser, so that the refusal names the field instead of Python's words."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _json_int(text: str):
+    digits = len(text.lstrip("-"))
+    if sys.get_int_max_str_digits() and digits > sys.get_int_max_str_digits():
+        return _LongInteger(digits)
+    return int(text)
 
 
 def _check_values(data) -> None:
-    """No deeper nesting than forms use, and no text Python cannot store (lone surrogates)."""
-    stack = [(data, 1, "")]
+    """No deeper nesting than forms use, and no integer too long to read."""
+    stack = [(data, 1, ())]
     while stack:
-        value, depth, path = stack.pop()
+        value, depth, keys = stack.pop()
         if depth > MAX_DATA_DEPTH:
             raise InvalidInput(f"--data の入れ子が深すぎます（上限 {MAX_DATA_DEPTH} 段）。")
         if isinstance(value, dict):
-            stack += [(k, depth, path) for k in value]
-            stack += [(v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in value.items()]
+            stack += [(v, depth + 1, (*keys, k)) for k, v in value.items()]
         elif isinstance(value, list):
-            stack += [(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
-        elif isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
-            raise InvalidInput("--data に文字として扱えない値（対になっていないサロゲート）が"
-                               "あります。", {path or "_": "文字として読めない値です。"})
+            stack += [(v, depth + 1, (*keys, i)) for i, v in enumerate(value)]
+        elif isinstance(value, _LongInteger):
+            name = field_name(keys)
+            reason = BudgetExceeded("max_int_bits", int(value.digits * math.log2(10))).reason
+            raise InvalidInput(f"--data の「{name}」の数値が大きすぎます（{value.digits:,} 桁）: "
+                               f"{reason}。", {name: f"数値が大きすぎます（{value.digits:,} 桁）。"})
 
 
 def command(func):
@@ -116,8 +133,8 @@ def command(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--now", help="現在日時を固定する（ISO 8601。KASANE_NOW と同じ）。")
+@click.group(cls=cli_ja.Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--now", metavar="日時", help="現在日時を固定する（ISO 8601。KASANE_NOW と同じ）。")
 def cli(now):
     """kasane（重ね）: 重層的支援のケースパスウェイを実行するエンジン。
 
@@ -147,8 +164,8 @@ def db_upgrade():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1)
-@click.option("--as", "actor", help="デプロイする利用者（役割「管理者」。省略すると運用者）。")
+@click.argument("paths", nargs=-1, metavar="[パス]...")
+@click.option("--as", "actor", metavar="利用者", help="デプロイする利用者（役割「管理者」。省略すると運用者）。")
 @command
 def deploy(paths, actor):
     """BPMN/DMN をデプロイする（既定: workflows/）。"""
@@ -161,7 +178,7 @@ def pathway():
 
 
 @pathway.command("list")
-@click.option("--as", "actor", help="一覧を見る利用者（役割「管理者」）。")
+@click.option("--as", "actor", metavar="利用者", help="一覧を見る利用者（役割「管理者」）。")
 @command
 def pathway_list(actor):
     """パスウェイとその版（番号・だれが・いつ）、版ごとの進行中のケース数。"""
@@ -169,10 +186,10 @@ def pathway_list(actor):
 
 
 @pathway.command("diff")
-@click.argument("pathway_id")
-@click.argument("old_version")
-@click.argument("new_version")
-@click.option("--as", "actor", help="比べる利用者（役割「管理者」）。")
+@click.argument("pathway_id", metavar="パスウェイ")
+@click.argument("old_version", metavar="元の版")
+@click.argument("new_version", metavar="新しい版")
+@click.option("--as", "actor", metavar="利用者", help="比べる利用者（役割「管理者」）。")
 @command
 def pathway_diff(pathway_id, old_version, new_version, actor):
     """二つの版の違い: 追加・削除・変更された要素と、その変わり方。"""
@@ -180,7 +197,7 @@ def pathway_diff(pathway_id, old_version, new_version, actor):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, metavar="パス...")
 def lint(paths):
     """モデルを検査する。問題があれば終了コード 1。"""
     try:
@@ -197,8 +214,8 @@ def agency():
 
 
 @agency.command("add")
-@click.argument("name")
-@click.option("--kind", required=True, help="機関の種別（kasane agency kinds で一覧）。")
+@click.argument("name", metavar="機関名")
+@click.option("--kind", required=True, metavar="種別", help="機関の種別（kasane agency kinds で一覧）。")
 @command
 def agency_add(name, kind):
     """機関を登録する。"""
@@ -213,7 +230,7 @@ def agency_list():
 
 
 @agency.command("kinds")
-@click.option("--add", "new_kind", help="種別を追加する（自治体の設定）。")
+@click.option("--add", "new_kind", metavar="種別", help="種別を追加する（自治体の設定）。")
 @command
 def agency_kinds(new_kind):
     """機関の種別の一覧。--add で種別を追加する。"""
@@ -228,10 +245,10 @@ def users():
 
 
 @users.command("add")
-@click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True,
+@click.argument("name", metavar="利用者名")
+@click.option("--role", "roles", multiple=True, required=True, metavar="役割",
               help="役割（パスウェイのレーン名か「管理者」。繰り返し可）。")
-@click.option("--agency", help="所属機関（kasane agency list の名前。省略すると市の既定の機関）。")
+@click.option("--agency", metavar="機関名", help="所属機関（kasane agency list の名前。省略すると市の既定の機関）。")
 @click.option("--password-stdin", is_flag=True,
               help="Web 画面にサインインするためのパスワードを標準入力から読む（1行目）。")
 @command
@@ -249,9 +266,9 @@ def case():
 
 
 @case.command("open")
-@click.argument("pathway")
-@click.option("--as", "actor", required=True, help="ケースを受け付ける利用者。")
-@click.option("--data", help=DATA_HELP)
+@click.argument("pathway", metavar="パスウェイ")
+@click.option("--as", "actor", required=True, metavar="利用者", help="ケースを受け付ける利用者。")
+@click.option("--data", metavar="JSON", help=DATA_HELP)
 @command
 def case_open(pathway, actor, data):
     """パスウェイのケースを開く（最初のタスクが開く）。"""
@@ -259,8 +276,8 @@ def case_open(pathway, actor, data):
 
 
 @case.command("show")
-@click.argument("case_id")
-@click.option("--as", "actor", help=AS_HELP)
+@click.argument("case_id", metavar="ケースID")
+@click.option("--as", "actor", metavar="利用者", help=AS_HELP)
 @command
 def case_show(case_id, actor):
     """ケースの概要（段階・タスク・タイマー・世帯・記録・履歴）。"""
@@ -268,9 +285,9 @@ def case_show(case_id, actor):
 
 
 @case.command("record")
-@click.argument("case_id")
-@click.argument("record_id")
-@click.option("--as", "actor", help=AS_HELP)
+@click.argument("case_id", metavar="ケースID")
+@click.argument("record_id", metavar="記録ID")
+@click.option("--as", "actor", metavar="利用者", help=AS_HELP)
 @command
 def case_record(case_id, record_id, actor):
     """ケースの記録（完了したフォームやイベント）を提出されたとおりに表示する。"""
@@ -278,10 +295,10 @@ def case_record(case_id, record_id, actor):
 
 
 @case.command("search")
-@click.argument("query")
-@click.option("--as", "actor", help=AS_HELP)
-@click.option("--limit", default=50, type=click.IntRange(1, 200), help="件数（1〜200）。")
-@click.option("--after", help="前のページの最後の cursor。")
+@click.argument("query", metavar="氏名")
+@click.option("--as", "actor", metavar="利用者", help=AS_HELP)
+@click.option("--limit", default=50, type=cli_ja.IntRange(1, 200), metavar="件数", help="1ページの件数。")
+@click.option("--after", metavar="カーソル", help="前のページの最後の cursor。")
 @command
 def case_search(query, actor, limit, after):
     """氏名・ふりがなの一部でケースを探す（見られるケースだけ）。"""
@@ -289,10 +306,10 @@ def case_search(query, actor, limit, after):
 
 
 @case.command("migrate")
-@click.argument("case_id")
-@click.option("--to", "version", help="移す版（既定: 最新の版）。")
+@click.argument("case_id", metavar="ケースID")
+@click.option("--to", "version", metavar="版", help="移す版（既定: 最新の版）。")
 @click.option("--preview", is_flag=True, help="移さずに、何が変わるかだけを表示する。")
-@click.option("--as", "actor", help="移す利用者（役割「管理者」）。")
+@click.option("--as", "actor", metavar="利用者", help="移す利用者（役割「管理者」）。")
 @command
 def case_migrate(case_id, version, preview, actor):
     """進行中のケースを別の版のパスウェイに移す（先に --preview で確かめる）。"""
@@ -302,8 +319,8 @@ def case_migrate(case_id, version, preview, actor):
 
 
 @case.command("revert-migration")
-@click.argument("migration_id")
-@click.option("--as", "actor", help="取り消す利用者（役割「管理者」）。")
+@click.argument("migration_id", metavar="移行ID")
+@click.option("--as", "actor", metavar="利用者", help="取り消す利用者（役割「管理者」）。")
 @command
 def case_revert_migration(migration_id, actor):
     """ケースの版の移行を取り消す。"""
@@ -311,10 +328,10 @@ def case_revert_migration(migration_id, actor):
 
 
 @case.command("event")
-@click.argument("case_id")
-@click.argument("message")
-@click.option("--as", "actor", required=True, help="記録する利用者。")
-@click.option("--data", help=DATA_HELP)
+@click.argument("case_id", metavar="ケースID")
+@click.argument("message", metavar="イベント")
+@click.option("--as", "actor", required=True, metavar="利用者", help="記録する利用者。")
+@click.option("--data", metavar="JSON", help=DATA_HELP)
 @command
 def case_event(case_id, message, actor, data):
     """ケースにイベント（状況変化・接触記録・同意撤回・再開連絡）を記録する。"""
@@ -322,15 +339,15 @@ def case_event(case_id, message, actor, data):
 
 
 @cli.command()
-@click.option("--case", "case_id", help="このケースのタスクだけ。")
-@click.option("--role", help="この役割のタスクだけ。")
+@click.option("--case", "case_id", metavar="ケースID", help="このケースのタスクだけ。")
+@click.option("--role", metavar="役割", help="この役割のタスクだけ。")
 @click.option("--mine", is_flag=True, help="自分が担当しているタスクだけ（--as が必要）。")
 @click.option("--overdue", is_flag=True, help="期限を過ぎたタスクだけ。")
-@click.option("--stage", help="この段階のタスクだけ。")
-@click.option("--due-before", help="この日時より前が期限のタスクだけ（ISO 8601）。")
-@click.option("--limit", default=100, type=click.IntRange(1, 1000), help="件数（1〜1000）。")
-@click.option("--after", help="前のページの最後のタスクの cursor。")
-@click.option("--as", "actor", help=AS_HELP)
+@click.option("--stage", metavar="段階", help="この段階のタスクだけ。")
+@click.option("--due-before", metavar="日時", help="この日時より前が期限のタスクだけ（ISO 8601）。")
+@click.option("--limit", default=100, type=cli_ja.IntRange(1, 1000), metavar="件数", help="1ページの件数。")
+@click.option("--after", metavar="カーソル", help="前のページの最後のタスクの cursor。")
+@click.option("--as", "actor", metavar="利用者", help=AS_HELP)
 @command
 def tasks(case_id, role, mine, overdue, stage, due_before, limit, after, actor):
     """未完了のタスクの一覧（期限順）。task_id は kasane task complete に使う。"""
@@ -351,10 +368,10 @@ def task():
 
 
 @task.command("complete")
-@click.argument("task_id")
-@click.option("--as", "actor", required=True, help="完了する利用者（タスクのレーンの役割）。")
-@click.option("--data", help=DATA_HELP)
-@click.option("--case-version", type=int, help="表示したときのケースの版（違えば競合）。")
+@click.argument("task_id", metavar="タスクID")
+@click.option("--as", "actor", required=True, metavar="利用者", help="完了する利用者（タスクのレーンの役割）。")
+@click.option("--data", metavar="JSON", help=DATA_HELP)
+@click.option("--case-version", type=cli_ja.Integer(), metavar="版", help="表示したときのケースの版（違えば競合）。")
 @command
 def task_complete(task_id, actor, data, case_version):
     """タスクを完了する。"""
@@ -362,8 +379,8 @@ def task_complete(task_id, actor, data, case_version):
 
 
 @task.command("claim")
-@click.argument("task_id")
-@click.option("--as", "actor", required=True, help="担当する利用者。")
+@click.argument("task_id", metavar="タスクID")
+@click.option("--as", "actor", required=True, metavar="利用者", help="担当する利用者。")
 @command
 def task_claim(task_id, actor):
     """タスクを担当する（ほかの人は完了できなくなる）。"""
@@ -371,8 +388,8 @@ def task_claim(task_id, actor):
 
 
 @task.command("release")
-@click.argument("task_id")
-@click.option("--as", "actor", required=True, help="担当をやめる利用者。")
+@click.argument("task_id", metavar="タスクID")
+@click.option("--as", "actor", required=True, metavar="利用者", help="担当をやめる利用者。")
 @command
 def task_release(task_id, actor):
     """タスクの担当をやめる。"""
@@ -385,8 +402,8 @@ def meeting():
 
 
 @meeting.command("show")
-@click.argument("meeting_id")
-@click.option("--as", "actor", help=AS_HELP)
+@click.argument("meeting_id", metavar="会議ID")
+@click.option("--as", "actor", metavar="利用者", help=AS_HELP)
 @command
 def meeting_show(meeting_id, actor):
     """会議の記録。支援会議の資料は、守秘義務を確認した構成員だけが開ける。"""
@@ -394,8 +411,8 @@ def meeting_show(meeting_id, actor):
 
 
 @meeting.command("ack")
-@click.argument("meeting_id")
-@click.option("--as", "actor", required=True, help="確認する構成員（利用者）。")
+@click.argument("meeting_id", metavar="会議ID")
+@click.option("--as", "actor", required=True, metavar="利用者", help="確認する構成員（利用者）。")
 @command
 def meeting_ack(meeting_id, actor):
     """支援会議の守秘義務（社会福祉法第106条の6第5項）を確認する。"""
@@ -403,10 +420,10 @@ def meeting_ack(meeting_id, actor):
 
 
 @cli.command("audit")
-@click.option("--case", "case_id", help="このケースの閲覧記録。")
-@click.option("--person", help="この氏名の人の記録の閲覧記録（どのケースでも）。")
+@click.option("--case", "case_id", metavar="ケースID", help="このケースの閲覧記録。")
+@click.option("--person", metavar="氏名", help="この氏名の人の記録の閲覧記録（どのケースでも）。")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV（UTF-8、BOM 付き。Excel で開ける）で出す。")
-@click.option("--as", "actor", help="閲覧記録を見る利用者（役割「管理者」）。")
+@click.option("--as", "actor", metavar="利用者", help="閲覧記録を見る利用者（役割「管理者」）。")
 @command
 def audit_list(case_id, person, as_csv, actor):
     """だれが何を見たか・したか（新しい順）。"""
@@ -416,7 +433,7 @@ def audit_list(case_id, person, as_csv, actor):
 
 
 @cli.command()
-@click.argument("key")
+@click.argument("key", metavar="フォームキー")
 @command
 def form(key):
     """フォームの項目（名前・ラベル・必須・選択肢・例）を表示する。"""
@@ -434,7 +451,7 @@ def timers():
 
 
 @timers.command("run")
-@click.option("--now", help="この日時までに期限の来たタイマーを実行する（ISO 8601）。")
+@click.option("--now", metavar="日時", help="この日時までに期限の来たタイマーを実行する（ISO 8601）。")
 @command
 def timers_run(now):
     """期限の来たタイマーを実行する（cron から5分ごとなど）。"""
@@ -448,7 +465,7 @@ def timers_run(now):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, metavar="[パス]...")
 @command
 def demo(paths):
     """デモ用の機関・利用者・ケースを登録する（既定: workflows/ をデプロイ）。"""
@@ -457,9 +474,9 @@ def demo(paths):
 
 
 @cli.command("coverage")
-@click.argument("pathway")
-@click.option("--steps", help="ステップ記録の JSONL ファイルまたはフォルダ（既定: データベース）。")
-@click.option("--models", default="workflows",
+@click.argument("pathway", metavar="パスウェイ")
+@click.option("--steps", metavar="パス", help="ステップ記録の JSONL ファイルまたはフォルダ（既定: データベース）。")
+@click.option("--models", default="workflows", metavar="フォルダ",
               help="BPMN のフォルダ（--steps のとき、またはデプロイされていないとき）。")
 @command
 def coverage_report(pathway, steps, models):
@@ -479,8 +496,8 @@ def coverage_report(pathway, steps, models):
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", help="待ち受けるアドレス。")
-@click.option("--port", default=5000, type=int, help="待ち受けるポート。")
+@click.option("--host", default="127.0.0.1", metavar="アドレス", help="待ち受けるアドレス。")
+@click.option("--port", default=5000, type=cli_ja.Integer(), metavar="ポート", help="待ち受けるポート。")
 def serve(host, port):
     """Web アプリを開発用サーバーで起動する（本番は gunicorn）。"""
     from webui import create_app

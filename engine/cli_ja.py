@@ -1,7 +1,12 @@
 """Japanese for click's own messages (usage errors, help headings), so that nothing a user
 of ``kasane`` reads is English. click looks its texts up through gettext; this swaps in a
-catalogue for the texts kasane's commands can show."""
+catalogue for the texts kasane's commands can show. What click does not look up (the
+``[OPTIONS]`` and ``COMMAND [ARGS]...`` of a usage line, a range's ``1<=x<=1000``) comes
+from the command, group and range classes here; every parameter names its value in
+Japanese itself (``metavar``), since click would print its type (``TEXT``, ``INTEGER``)."""
 from __future__ import annotations
+
+import unicodedata
 
 import click.core
 import click.decorators
@@ -34,8 +39,6 @@ CATALOGUE = {
     "Error: {message}": "エラー: {message}",
     "Aborted!": "中断しました。",
     "{value!r} is not a valid {number_type}.": "{value!r} は正しい{number_type}ではありません。",
-    "integer": "整数",
-    "float": "数値",
     "{value} is not in the range {range}.": "{value} は範囲 {range} の外です。",
     "{name} {filename!r} does not exist.": "{name} {filename!r} がありません。",
     "default: {default}": "既定: {default}",
@@ -51,6 +54,7 @@ CATALOGUE = {
     "{value!r} is not one of {choices}.": "{value!r} は {choices} のどれでもありません。",
     "Takes {nargs} values but 1 was given.": "{nargs} 個の値が必要ですが、1 個です。",
     "Takes {nargs} values but {len} were given.": "{nargs} 個の値が必要ですが、{len} 個です。",
+    "required": "必須",
 }
 
 
@@ -62,10 +66,46 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return gettext(singular if n == 1 else plural)
 
 
+def display_width(text: str) -> int:
+    """Columns a text takes in a terminal: 氏名 takes four, as wide characters take two
+    (click counts characters, which misaligns Japanese help)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in click.unstyle(text))
+
+
 def install() -> None:
+    click.formatting.term_len = display_width
     for module in (click.core, click.decorators, click.exceptions, click.formatting,
                    click.parser, click.types):
         if hasattr(module, "_"):
             module._ = gettext
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext
+
+
+class Command(click.Command):
+    def __init__(self, *args, options_metavar: str | None = "[オプション]", **kwargs):
+        super().__init__(*args, options_metavar=options_metavar, **kwargs)
+
+
+class Group(click.Group):
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+    def __init__(self, *args, subcommand_metavar: str | None = "コマンド [引数]...",
+                 options_metavar: str | None = "[オプション]", **kwargs):
+        super().__init__(*args, subcommand_metavar=subcommand_metavar,
+                         options_metavar=options_metavar, **kwargs)
+
+
+class Integer(click.types.IntParamType):
+    name = "整数"  # errors say the type by its name: "'x' は正しい整数ではありません。"
+
+
+class IntRange(click.IntRange):
+    """An integer range that help and errors show as 1〜1000."""
+
+    name = "整数"
+
+    def _describe_range(self) -> str:
+        return f"{'' if self.min is None else self.min}〜{'' if self.max is None else self.max}"

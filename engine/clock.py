@@ -17,6 +17,11 @@ LOCAL_TZ = ZoneInfo("Asia/Tokyo")
 _fixed: datetime | None = None
 
 
+class OutOfRange(ValueError):
+    """An ISO date or datetime that reads, but that no UTC datetime can hold
+    (9999-12-31T23:59:59-12:00, 0001-01-01T00:00:00+09:00)."""
+
+
 def parse_instant(text: str) -> datetime:
     """Read an ISO 8601 date or datetime; a bare date means 09:00 Japan time."""
     text = text.strip()
@@ -25,11 +30,14 @@ def parse_instant(text: str) -> datetime:
             moment = datetime.combine(date.fromisoformat(text), time(9, 0), LOCAL_TZ)
         else:
             moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=LOCAL_TZ)
-        return moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         raise ValueError(f"ISO 8601 の日付または日時として読めません: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    try:
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise OutOfRange(f"日時が扱える範囲（1〜9999 年）を外れています: {text!r}") from exc
 
 
 # The clock itself stays where date arithmetic cannot overflow (a year or two either way).
@@ -39,9 +47,12 @@ LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 def parse_clock(text: str) -> datetime:
     """A value for the clock (KASANE_NOW, --now): an ISO date or datetime from 1900 to 8999."""
-    moment = parse_instant(text)
-    if not EARLIEST <= moment < LATEST:
-        raise ValueError(f"現在日時は 1900 年から 8999 年の間で指定してください: {text!r}")
+    try:
+        moment = parse_instant(text)
+    except OutOfRange:
+        moment = None  # past the calendar's ends: out of the clock's range too
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ValueError(f"現在日時は 1900 年から 8999 年の間で指定してください: {text.strip()!r}")
     return moment
 
 

@@ -43,7 +43,7 @@ def record(session: Session, case_id: int, form, values: dict, record_id: int,
         known = "、".join(a["agency"] for a in agencies.list_agencies(session))
         raise InvalidInput(f"共有先「{'」「'.join(unknown)}」は登録されていない機関です。",
                            {fields.agencies: f"登録された機関から選んでください: {known}"})
-    scopes = list(values.get(fields.scopes) or []) if fields.scopes else []
+    scopes = list(dict.fromkeys(values.get(fields.scopes) or [])) if fields.scopes else []
 
     def value(name):
         return values.get(name) if name else None

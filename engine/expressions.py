@@ -408,6 +408,18 @@ _ISO = re.compile(rf"{_DATETIME}|{_DURATION}|R\d*/(?:{_DATETIME}/{_DURATION}|"
 _DATETIME_PART = re.compile(_DATETIME)
 
 
+# Text made only of what ISO 8601 durations and repetitions are made of, with a P in it:
+# when it is not a valid one (R/-PT1M, R-1/PT1H, P-3D, PT, -P1D), it is a mistyped value,
+# not an expression over data names such as R and PT1M.
+_ISO_LIKE = re.compile(r"[-+0-9RPTYMWDHSZ/:.,]*P[-+0-9RPTYMWDHSZ/:.,]*", re.IGNORECASE)
+
+
+def looks_like_iso(text: str) -> bool:
+    """True for text that can only have meant an ISO 8601 duration or repetition."""
+    text = text.strip()
+    return bool(_ISO_LIKE.fullmatch(text)) and not is_iso_literal(text)
+
+
 def is_iso_literal(text: str) -> bool:
     """True for an unquoted ISO 8601 date, datetime, duration or recurring interval."""
     text = text.strip()

@@ -22,10 +22,11 @@ NAME_LENGTH = 200
 
 
 def normalise(text: str | None) -> str:
-    """Names as searched: NFKC, no spaces, katakana as hiragana, lower case."""
+    """Names as searched: NFKC, no spaces, katakana as hiragana, lower case; cut to the
+    search columns, since NFKC can make a name longer (㍿ is 株式会社)."""
     text = unicodedata.normalize("NFKC", text or "")
     text = "".join(ch for ch in text if not ch.isspace())
-    return "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in text).lower()
+    return "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in text).lower()[:NAME_LENGTH]
 
 
 def find_member(session: Session, case_id: int, name: str):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import forms
 from engine import clock
 from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.store import Meeting, MeetingAttendee, MeetingCase, User
+from engine.store import Meeting, MeetingAttendee, MeetingCase, User, parse_id
 
 MEETINGS = Meeting.__table__
 ATTENDEES = MeetingAttendee.__table__
@@ -56,10 +56,9 @@ def _linked(session: Session, spec, values: dict) -> int | None:
     text = values.get(spec.link) if spec.link else None
     if not text:
         return None
-    number = str(text).strip()
+    number = parse_id(text)
     meeting = session.connection().execute(select(MEETINGS).where(
-        MEETINGS.c.id == int(number))).first() if number.isascii() and number.isdigit() \
-        and len(number) < 18 else None
+        MEETINGS.c.id == number)).first() if number is not None else None
     if meeting is None or meeting.basis != spec.basis:
         raise InvalidInput(f"会議番号 {text} の{forms.MEETING_BASES[spec.basis]}はありません。",
                            {spec.link: "既存の会議の番号を入力してください。"})
@@ -94,10 +93,9 @@ def _add_attendee(session: Session, meeting_id: int, user_id, name, affiliation,
 
 
 def get_meeting(session: Session, meeting_id):
-    number = str(meeting_id).strip()
+    number = parse_id(meeting_id)
     meeting = session.connection().execute(select(MEETINGS).where(
-        MEETINGS.c.id == int(number))).first() if number.isascii() and number.isdigit() \
-        and len(number) < 18 else None
+        MEETINGS.c.id == number)).first() if number is not None else None
     if meeting is None:
         raise NotFound(f"会議 '{meeting_id}' が見つかりません。")
     return meeting

@@ -16,10 +16,10 @@ import forms
 from engine import modelshape
 from engine import limits, loops, storable, timer_values
 from engine.expressions import (UnsafeExpression, check_expression, check_script, evaluate,
-                                execute, free_names, is_iso_literal)
+                                execute, free_names, is_iso_literal, looks_like_iso)
 from engine.limits import BudgetExceeded
 from engine.storable import NotStorable
-from engine.store import Case, Deployment, HistoryEntry, HumanTask, StepRecord
+from engine.store import Case, CaseAgency, Deployment, HistoryEntry, HumanTask, Record, StepRecord
 
 NS = {"bpmn": BPMN_MODEL_NS, "camunda": CAMUNDA_MODEL_NS}
 TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
@@ -184,26 +184,51 @@ _STORED_TEXT = (
     ("プロセス名", ".//bpmn:process", "name", Deployment.__table__.c.name),
     ("要素の ID", f".//bpmn:*[{_NODES}]", "id", StepRecord.__table__.c.spec_id),
     ("要素の名前", f".//bpmn:*[{_NODES}]", "name", HistoryEntry.__table__.c.name),
+    ("メッセージ名", ".//bpmn:message", "name", Record.__table__.c.name),
     ("フォームキー", ".//bpmn:userTask", f"{{{CAMUNDA_MODEL_NS}}}formKey",
      HumanTask.__table__.c.form_key),
     ("レーン（役割）の名前", ".//bpmn:lane", "name", HumanTask.__table__.c.role),
     ("段階 (stage)", ".//camunda:property[@name='stage']", "value", Case.__table__.c.stage),
     ("状態 (status)", ".//camunda:property[@name='status']", "value", Case.__table__.c.status),
+    ("担当できる機関の種別 (assignTo)", ".//camunda:property[@name='assignTo']", "value",
+     HumanTask.__table__.c.assigned_to),
+    ("読めるケースのデータ (reads)", ".//camunda:property[@name='reads']", "value",
+     HumanTask.__table__.c.reads),
 )
+_REFER_TO = ".//camunda:property[@name='referTo']"
+
+
+def _too_long(file, node, what, value, allowed) -> dict:
+    space = " " if what[-1].isascii() else ""
+    return {"file": file, "element": _element_id(node), "message":
+            f"{what}{space}が長すぎます（{len(value):,} 文字、上限 {allowed} 文字）: {value[:40]}…"}
 
 
 def check_stored_text(file: str, tree) -> list[dict]:
     """Ids, names and properties longer than the columns that keep them: PostgreSQL
-    would fail on them at run time and SQLite would keep them silently."""
+    would fail on them at run time and SQLite would keep them silently. Values are
+    measured as they are stored, spaces included."""
     problems = []
     for what, path, attribute, column in _STORED_TEXT:
         for node in tree.xpath(path, namespaces=NS):
-            value = (node.get(attribute) or "").strip()
+            value = node.get(attribute) or ""
             if len(value) > _column(column):
-                space = " " if what[-1].isascii() else ""
-                problems.append({"file": file, "element": _element_id(node), "message":
-                                 f"{what}{space}が長すぎます（{len(value):,} 文字、上限 "
-                                 f"{_column(column)} 文字）: {value[:40]}…"})
+                problems.append(_too_long(file, node, what, value, _column(column)))
+    # referTo: each kind is a holder row of its own, and the case keeps every kind it was
+    # referred to, from every task of the model, in one column (",kind,kind,").
+    kind_length = _column(CaseAgency.__table__.c.agency_kind)
+    referred = _column(Case.__table__.c.referred_kinds)
+    kinds: dict[str, None] = {}
+    for node in tree.xpath(_REFER_TO, namespaces=NS):
+        for kind in comma_list(node.get("value")):
+            if len(kind) > kind_length:
+                problems.append(_too_long(file, node, "紹介先の種別 (referTo)", kind, kind_length))
+            kinds[kind] = None
+        if len(",".join(["", *kinds, ""])) > referred:
+            problems.append({"file": file, "element": _element_id(node), "message":
+                             f"referTo の紹介先の種別が多すぎます: モデルの referTo の種別は合わせて "
+                             f"{referred} 文字（区切りのコンマを含む）までです。"})
+            kinds.clear()  # one problem for each element that goes past
     return problems
 
 
@@ -232,6 +257,11 @@ def check_expressions(file: str, tree) -> list[dict]:
                 _problem(problems, file, node, f"式が上限を超えています: {exc.reason}")
                 continue
             _run_constant(source, "expression", slot, file, node, problems)
+            continue
+        if slot in timer_values.KINDS and looks_like_iso(source):
+            _problem(problems, file, node, f"{timer_values.KINDS[slot]}の値 {source!r} は ISO 8601 の"
+                     "期間や繰り返しとして正しくありません（負の値や数のない期間は使えません。"
+                     '例: "P3D"、"PT12H"、"R3/P1D"）')
             continue
         if _check(source, kind, file, node, problems):
             _run_constant(source, kind, slot, file, node, problems)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import forms
 from engine import clock, consents, households, meetings, state
-from engine.store import Record, RecordMember
+from engine.store import Record, RecordMember, parse_id
 
 RECORDS = Record.__table__
 RECORD_MEMBERS = RecordMember.__table__
@@ -76,11 +76,11 @@ def records_of(session: Session, case_id: int) -> list:
 
 
 def get_record(session: Session, case_id: int, record_id) -> object | None:
-    number = str(record_id).strip()
-    if not (number.isascii() and number.isdigit() and len(number) < 18):
+    number = parse_id(record_id)
+    if number is None:
         return None
     return session.connection().execute(select(RECORDS).where(
-        RECORDS.c.id == int(number), RECORDS.c.case_id == case_id)).first()
+        RECORDS.c.id == number, RECORDS.c.case_id == case_id)).first()
 
 
 def visible_values(record, allowed: dict[int, set] | None) -> dict:

@@ -9,10 +9,13 @@ returns is counted. The wrappers themselves are never visible: attr() unwraps th
 """
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 
 from engine.budget import (CREATED, add, checked_int, current, iterate, materialize, size_of,
                            text_size)
+from engine.limits import BudgetExceeded
+
 
 class GuardedType:
     """A builtin type as model code sees it: calls are guarded, attributes are the type's."""
@@ -59,7 +62,22 @@ def _str(*args, **kwargs):
 
 
 def _int(*args, **kwargs):
-    return checked_int(int(*args, **kwargs))
+    text = args[0] if args else None
+    if isinstance(text, (str, bytes, bytearray)):
+        # Sized before Python converts it: past 4,300 digits Python refuses in English
+        # (sys.set_int_max_str_digits), and below that the result may still be too big.
+        # A lower bound of its bits: leading zeros, a prefix (0x) or underscores never count.
+        core = (text.decode("latin-1") if not isinstance(text, str) else text).strip()
+        digits = sum(1 for ch in core.lstrip("+-").lstrip("0_") if ch.isalnum()) - 2
+        base = kwargs.get("base", args[1] if len(args) > 1 else 10)
+        if digits > 0 and isinstance(base, int) and 2 <= base <= 36:
+            current().int_bits(int(digits * math.log2(base)))
+    try:
+        return checked_int(int(*args, **kwargs))
+    except ValueError as exc:
+        if isinstance(exc, BudgetExceeded):
+            raise
+        raise ValueError(f"整数に変換できません（ValueError: {exc}）") from None
 
 
 def guarded_round(number, ndigits=None):

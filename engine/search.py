@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from engine import access, consents
 from engine.errors import InvalidInput
 from engine.households import GRAMS, MEMBERS, NAME_LENGTH, normalise
-from engine.store import Case
+from engine.store import Case, parse_id
 
 CASES = Case.__table__
 
@@ -53,7 +53,7 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
 
 
 def _parse_search_cursor(cursor: str) -> tuple[int, int]:
-    parts = str(cursor).split("-")
-    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) < 18 for p in parts):
+    parts = [parse_id(p) for p in str(cursor).split("-")]
+    if len(parts) != 2 or None in parts:
         raise InvalidInput(f"カーソル {cursor!r} が正しくありません。", {"after": "正しくないカーソルです。"})
-    return int(parts[0]), int(parts[1])
+    return parts[0], parts[1]

@@ -40,21 +40,26 @@ _REFUSED_TYPES = {
 class NotStorable(ValueError):
     """A value that cannot be stored; ``path`` says where it is (``記録[3]``)."""
 
-    def __init__(self, path: str, reason: str, limit: str | None = None):
+    def __init__(self, path: str, reason: str, limit: str | None = None, keys: tuple = ()):
         super().__init__(f"{path}: {reason}" if path else reason)
         self.path = path
         self.reason = f"{path}: {reason}" if path else reason
         self.detail = reason
         self.limit = limit
+        self.keys = keys  # the path as keys and list positions: ("記録", 3, "日付")
 
 
-def _render(node) -> str:
-    """A path kept as (parent, key) links, rendered only when it is reported."""
+def _keys(node) -> tuple:
     parts = []
     while node is not None:
         node, key = node[0], node[1]
         parts.append(key)
-    parts.reverse()
+    return tuple(reversed(parts))
+
+
+def _render(node) -> str:
+    """A path kept as (parent, key) links, rendered only when it is reported."""
+    parts = list(_keys(node))
     if len(parts) > 12:  # a path 50 levels deep says no more than its ends
         parts = parts[:6] + ["…"] + parts[-4:]
     text = ""
@@ -89,7 +94,7 @@ class Walker:
         self._pending: dict[int, tuple] = {}
 
     def _refuse(self, node, reason, limit=None):
-        raise NotStorable(_render(node), reason, limit)
+        raise NotStorable(_render(node), reason, limit, _keys(node))
 
     def _over(self, node, limit, value=None):
         exc = BudgetExceeded(limit, value, getattr(self.limits, limit))

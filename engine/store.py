@@ -19,13 +19,35 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidInput
 
 DEFAULT_SQLITE_PATH = Path("instance") / "kasane.db"
 
 
 def database_url() -> str:
     return os.environ.get("KASANE_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+# Every id and version column is INTEGER: 32 bits on PostgreSQL (SQLite would hold 64).
+# A number past it is no row on either database, and PostgreSQL would refuse the query.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """An id or version number a caller gave (an int, or ASCII digits) as the database can
+    hold it, or None: no row has it. The one place callers' numbers are checked, so
+    that no query ever sees one out of range."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        # Full-width and other Unicode digits are not ids (README: ids are ASCII digits).
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+            return None
+        value = int(text)
+    if not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_ID else None
 
 
 class UTCDateTime(TypeDecorator):
@@ -420,6 +442,28 @@ def _configure_sqlite(engine: SqlEngine, foreign_keys: bool) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _refuse_unstorable_text(conn, cursor, statement, parameters, context, executemany):
+    """Text no database takes alike: PostgreSQL refuses NUL characters and neither
+    database encodes lone surrogates (an argument not in UTF-8). Whatever text reaches a
+    query (a name, a filter, a task id), it is refused here the same on both, before
+    the driver fails with a traceback. Form data is refused earlier, naming the field."""
+    if not parameters:
+        return
+    for row in (parameters if executemany else (parameters,)):
+        for value in (row.values() if isinstance(row, dict) else row):
+            if type(value) is not str:
+                continue
+            bad = "\x00" in value
+            if not bad and not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad = True
+            if bad:  # repr shows them as \x00 and \udcff
+                raise InvalidInput("文字列に使えない文字（NUL 文字や UTF-8 にできない文字）が含まれています: "
+                                   f"{value[:40]!r}", {"text": "使えない文字が含まれています。"})
+
+
 def make_engine(url: str | None = None, foreign_keys: bool = True) -> SqlEngine:
     """``foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter it,
     which a table that others reference would otherwise refuse."""
@@ -429,6 +473,7 @@ def make_engine(url: str | None = None, foreign_keys: bool = True) -> SqlEngine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, foreign_keys)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
 
 

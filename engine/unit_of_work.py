@@ -21,7 +21,7 @@ from engine import (clock, deployments, history, limits, modelerrors, snapshot, 
                     task_index, timers)
 from engine.deployments import Pathway
 from engine.errors import InvalidInput, ModelFailure, NotFound
-from engine.store import Case, Incident
+from engine.store import Case, Incident, parse_id
 
 INCIDENTS = Incident.__table__
 
@@ -39,21 +39,8 @@ class LoadedCase:
     started_at: float = field(default_factory=time.time)  # when the unit loaded the case
 
 
-def parse_case_id(case_id) -> int | None:
-    """A case id as the database can hold it, or None (never an overflow)."""
-    if isinstance(case_id, bool):
-        return None
-    if isinstance(case_id, int):
-        number = case_id
-    elif isinstance(case_id, str) and case_id.isascii() and case_id.strip().isdigit():
-        number = int(case_id.strip())
-    else:
-        return None
-    return number if 0 < number < 2**63 else None
-
-
 def get_case_row(session: Session, case_id) -> Case:
-    number = parse_case_id(case_id)
+    number = parse_id(case_id)
     case = session.get(Case, number) if number is not None else None
     if case is None:
         raise NotFound(f"ケース '{case_id}' が見つかりません。")

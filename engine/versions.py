@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import InvalidInput, NotFound
-from engine.store import Case, Deployment, ModelDraft
+from engine.store import Case, Deployment, ModelDraft, parse_id
 
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
                  "http://www.omg.org/spec/DD/20100524/DI", "https://www.omg.org/spec/DMN/20191111/DMNDI/",
@@ -55,10 +55,10 @@ def running_cases(session: Session, deployment: Deployment, limit: int = 50,
     query = select(Case.id, Case.stage, Case.status, Case.opened_at, Case.updated_at).where(
         Case.deployment_id == deployment.id, Case.status != "closed")
     if after is not None:
-        number = str(after).strip()
-        if not (number.isascii() and number.isdigit() and len(number) < 18):
+        number = parse_id(after)
+        if number is None:
             raise InvalidInput(f"カーソル {after!r} が正しくありません。", {"after": "正しくないカーソルです。"})
-        query = query.where(Case.id > int(number))
+        query = query.where(Case.id > number)
     rows = session.execute(query.order_by(Case.id).limit(min(max(int(limit), 1), 200)))
     return [{"case_id": r.id, "stage": r.stage, "status": r.status,
              "opened_at": r.opened_at.astimezone(clock.LOCAL_TZ).isoformat(),
@@ -67,10 +67,10 @@ def running_cases(session: Session, deployment: Deployment, limit: int = 50,
 
 
 def deployment_of(session: Session, pathway: str, version) -> Deployment:
-    number = str(version).strip()
+    number = parse_id(version)
     found = session.scalars(select(Deployment).where(
-        Deployment.pathway == pathway, Deployment.version == int(number))).first() \
-        if number.isascii() and number.isdigit() and len(number) < 10 else None
+        Deployment.pathway == pathway, Deployment.version == number)).first() \
+        if number is not None else None
     if found is None:
         raise NotFound(f"パスウェイ '{pathway}' の版 {version} はありません。")
     return found
@@ -185,11 +185,13 @@ def files_of(session: Session, pathway: str, version=None) -> dict:
 
 
 def save_draft(session: Session, pathway: str, files: dict[str, str], based_on, actor) -> dict:
+    if based_on is not None and parse_id(based_on) is None:
+        raise InvalidInput(f"元の版 {based_on!r} が正しくありません。", {"based_on": "版の番号ではありません。"})
     draft = session.scalars(select(ModelDraft).where(ModelDraft.pathway == pathway)).first()
     if draft is None:
         draft = ModelDraft(pathway=pathway)
         session.add(draft)
-    draft.files, draft.based_on = files, based_on
+    draft.files, draft.based_on = files, parse_id(based_on)
     draft.saved_by, draft.saved_at = actor, clock.now()
     session.flush()
     return draft_dict(draft)

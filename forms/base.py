@@ -27,6 +27,7 @@ INVALID_DATE = "日付の形式が正しくありません（例: 2025-04-07）�
 UNKNOWN_FIELD = "この項目はフォームにありません。"
 INVALID_FORM = "入力の形式が正しくありません。"
 NOT_IN_FUTURE = "{label}は今日より後の日付にしてください。"
+TOO_LONG = "{max}文字以内で入力してください。"
 
 WIDGETS = frozenset(
     {"text", "textarea", "date", "select", "multiselect", "checkbox", "number", "rows", "agencies"}
@@ -263,10 +264,15 @@ def _meta(label: str, widget: str, example: Any, choices: list[str] | None = Non
 
 
 def text(label: str, example: str, *, required: bool = False, long: bool = False,
-         scope: str | None = None) -> fields.String:
-    """A free text; ``long`` renders it as a textarea. References (担当機関 etc.) too, for now."""
+         scope: str | None = None, max_length: int | None = None) -> fields.String:
+    """A free text; ``long`` renders it as a textarea. References (担当機関 etc.) too, for now.
+
+    ``max_length``: a text the engine also keeps in a column of its own (a member's 氏名, a
+    consent's 説明者) must fit that column; tests/test_column_lengths.py checks each one."""
     widget = "textarea" if long else "text"
-    return fields.String(metadata=_meta(label, widget, example, scope=scope), **_presence(required))
+    validators = [validate.Length(max=max_length, error=TOO_LONG)] if max_length else []
+    return fields.String(validate=validators, metadata=_meta(label, widget, example, scope=scope),
+                         **_presence(required))
 
 
 def date(label: str, example: str, *, required: bool = False, scope: str | None = None) -> JapanDate:

@@ -37,7 +37,7 @@ class ConsentWithdrawalEvent(FormSchema):
 
     日付 = date("日付", "2025-07-10", required=True)
     理由 = text("理由", "情報共有をやめてほしいと本人から申し出があった。", required=True, long=True)
-    対象者 = text("撤回した世帯員（氏名・空なら全員）", None)
+    対象者 = text("撤回した世帯員（氏名・空なら全員）", None, max_length=200)
 
 
 class ReopenContactEvent(FormSchema):

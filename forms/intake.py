@@ -70,8 +70,8 @@ class IntakeForm(FormSchema):
         ["本人", "家族・知人", "地域住民", "民生委員", "関係機関紹介", "会議", "アウトリーチ"],
         "民生委員",
     )
-    ふりがな = text("ふりがな", "かさね はなこ", scope="基本情報")
-    氏名 = text("氏名", "重 花子", required=True, scope="基本情報")
+    ふりがな = text("ふりがな", "かさね はなこ", scope="基本情報", max_length=200)
+    氏名 = text("氏名", "重 花子", required=True, scope="基本情報", max_length=200)
     性別 = select("性別", ["男性", "女性", "その他"], "女性", scope="基本情報")
     生年月日 = date("生年月日", "1943-05-20", scope="基本情報")
     住所 = text("住所", "あわら市本町1-2-3", scope="基本情報")
@@ -144,11 +144,11 @@ class ConsentForm(FormSchema):
                             agencies="共有先", scopes="情報範囲", purpose="目的",
                             valid_until="有効期限")
 
-    対象者 = text("対象者（同意する本人）", "重 花子", required=True)
+    対象者 = text("対象者（同意する本人）", "重 花子", required=True, max_length=200)
     同意 = select("同意", ["あり", "なし"], "あり", required=True)
     同意者 = select("同意者", ["本人", "代理人"], "本人")
-    代理人続柄 = text("代理人の続柄", "長男")
-    説明者 = text("説明者", "福祉まるごと相談室 田中")
+    代理人続柄 = text("代理人の続柄", "長男", max_length=50)
+    説明者 = text("説明者", "福祉まるごと相談室 田中", max_length=200)
     同意日 = date("同意日", "2025-04-10")
     共有先 = agencies("共有先（登録された機関）", [])
     情報範囲 = multiselect(

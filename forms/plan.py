@@ -25,7 +25,7 @@ ISSUE_AREAS = ["介護", "障害", "子ども", "困窮", "健康・医療", "�
 class HouseholdMemberRow(FormSchema):
     scope = "基本情報"
 
-    氏名 = text("氏名", "重 一郎", required=True)
+    氏名 = text("氏名", "重 一郎", required=True, max_length=200)
     続柄 = select(
         "続柄", ["本人", "配偶者", "子", "父", "母", "祖父", "祖母", "孫", "兄弟姉妹", "その他"], "子"
     )

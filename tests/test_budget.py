@@ -125,6 +125,9 @@ DATA = {"n": 10 ** 9, "k": 100_000, "s": "ab", "l": [1, 2, 3], "d": {"a": 1}}
     ("len(f'{[s * 1000] * 1000}')", "max_items"),
     ("10 ** 10 ** 10", "max_int_bits"),
     ("int('9' * 4000)", "max_int_bits"),
+    ("int('9' * 5000)", "max_int_bits"),  # past Python's 4,300 digits: its English refusal
+    ("int(b'1' * 5000)", "max_int_bits"),
+    ("int('f' * 5000, 16)", "max_int_bits"),
     ("+".join(["1"] * 331), "max_depth"),
     ("-" * 3000 + "1", "max_depth"),
     ("[" * 150 + "]" * 150, "max_depth"),
@@ -216,6 +219,10 @@ def test_python_errors_of_model_code_are_value_errors_with_a_japanese_reason():
         evaluate("未定義 + 1", {})
     with pytest.raises(ModelCodeError, match="TypeError"):
         evaluate("dict(**d, a=2)", {"d": {"a": 1}})
+    with pytest.raises(ValueError, match="^整数に変換できません"):
+        evaluate("int('十')", {})
+    # Leading zeros, a prefix or underscores do not make a small number big.
+    assert evaluate("int('0' * 2000 + '7') + int('0x' + 'f' * 8, 16) + int('1_000')", {}) == 7 + 0xffffffff + 1000
 
 
 def test_the_first_refusal_named_is_the_first_one_read():

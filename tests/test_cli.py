@@ -116,7 +116,7 @@ def test_cli_errors_use_the_documented_codes_and_store_nothing(run, database_url
     run("task", "complete", "no-such-task", "--as", "tanaka", code=2)
     run("deploy", "no/such/path", code=2)
     usage = run("case", "open", code=2)
-    assert "PATHWAY" in usage["error"]
+    assert "パスウェイ" in usage["error"]  # the argument, by its Japanese name
     run("no-such-command", code=2)
     run("form", "存在しない", code=2)
     assert snapshot(database_url) == before

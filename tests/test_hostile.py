@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine import deployments
-from engine.errors import ModelRefused
+from engine.errors import ModelFailure, ModelRefused
 from engine.limits import env_name
 from tests.conftest import MODELS, ROOT
 from tests.hostile.corpus import cases
@@ -197,6 +197,61 @@ def test_ids_and_names_longer_than_their_columns_are_refused(kasane, tmp_path):
         with pytest.raises(ModelRefused):
             kasane.deploy([tmp_path / name])
     assert kasane.deploy([MODELS / "sample.bpmn"])[0]["version"] == 1  # nothing was stored
+
+
+def _with_properties(pid: str, task_properties: str, extra: str = "") -> str:
+    task = (f'<bpmn:userTask id="u" name="受付"><bpmn:extensionElements><camunda:properties>'
+            f'{task_properties}</camunda:properties></bpmn:extensionElements></bpmn:userTask>')
+    return plain(pid).replace('<bpmn:userTask id="u" name="受付"/>', task).replace(
+        "<bpmn:process ", f"{extra}<bpmn:process ")
+
+
+@pytest.mark.parametrize(("properties", "extra", "element", "needle"), [
+    (f'<camunda:property name="referTo" value="{",".join(f"種別{i:02}" + "x" * 46 for i in range(10))}"/>', "", "u",
+     "referTo の紹介先の種別が多すぎます"),
+    (f'<camunda:property name="referTo" value="{"種" * 101}"/>', "", "u",
+     "紹介先の種別 (referTo) が長すぎます（101 文字、上限 100 文字）"),
+    (f'<camunda:property name="assignTo" value="{"種" * 201}"/>', "", "u",
+     "(assignTo) が長すぎます（201 文字、上限 200 文字）"),
+    (f'<camunda:property name="reads" value="{",".join(["氏名"] * 168)}"/>', "", "u",
+     "(reads) が長すぎます（503 文字、上限 500 文字）"),
+    # stored as written: spaces count
+    (f'<camunda:property name="stage" value="{"段" * 100} "/>', "", "u",
+     "段階 (stage) が長すぎます（101 文字、上限 100 文字）"),
+    ("", f'<bpmn:message id="m" name="{"連" * 201}"/>', "m", "メッセージ名が長すぎます"),
+])
+def test_properties_longer_than_their_columns_are_refused_with_the_element(
+        kasane, tmp_path, properties, extra, element, needle):
+    (tmp_path / "props.bpmn").write_text(_with_properties("props", properties, extra), encoding="utf-8")
+    problems = kasane.lint([tmp_path])["problems"]
+    assert [p["element"] for p in problems] == [element] and needle in problems[0]["message"], problems
+    with pytest.raises(ModelRefused):
+        kasane.deploy([tmp_path])
+
+
+def test_referrals_gathered_past_their_column_fail_as_the_models_error(kasane, tmp_path):
+    """Two files, each within the column, that one case takes together: lint cannot see
+    it, the case refuses precisely (on SQLite as on PostgreSQL) and keeps nothing."""
+    kinds = [f"種別{i:02}" + "x" * 40 for i in range(10)]  # 10 × 45 characters
+    caller = _with_properties("outer", f'<camunda:property name="referTo" value="{",".join(kinds[:5])}"/>')
+    caller = caller.replace('<bpmn:sequenceFlow id="f2" sourceRef="u" targetRef="end"/>',
+                            '<bpmn:callActivity id="call" calledElement="inner"/>'
+                            '<bpmn:sequenceFlow id="f3" sourceRef="u" targetRef="call"/>'
+                            '<bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>')
+    (tmp_path / "outer.bpmn").write_text(caller, encoding="utf-8")
+    (tmp_path / "inner.bpmn").write_text(
+        _with_properties("inner", f'<camunda:property name="referTo" value="{",".join(kinds[5:] + kinds[5:][::-1])},{"y" * 60}"/>'),
+        encoding="utf-8")
+    assert kasane.lint([tmp_path])["problems"] == []
+    kasane.deploy([tmp_path])
+    kasane.deploy([MODELS / "sample.bpmn"])  # for a working role
+    kasane.add_user("yamada", ["包括化推進員"])
+    opened = kasane.open_case("outer", "yamada")
+    with pytest.raises(ModelFailure) as failed:
+        kasane.complete_task(opened["tasks"][0]["task_id"], "yamada", {})
+    assert failed.value.fields["element"] == "u" and "referTo" in failed.value.message
+    shown = kasane.show_case(opened["case_id"])
+    assert [t["name"] for t in shown["tasks"]] == ["受付"] and shown["incidents"]
 
 
 def test_a_model_with_more_elements_than_the_limit_is_refused(tmp_path):

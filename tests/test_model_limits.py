@@ -52,6 +52,24 @@ def test_lint_checks_constant_timer_and_due_date_values(tmp_path, slot, text, me
     assert problems == expected
 
 
+@pytest.mark.parametrize("text", ["R/-PT1M", "R-1/PT1H", "P-3D", "PT", "R/P", "-P1D", "p3d", "R3/P1D/",
+                                  "P1.5.5D"])
+@pytest.mark.parametrize("slot", ["timeDuration", "timeCycle", "timeDate", "dueDate"])
+def test_lint_refuses_text_that_only_looks_like_iso_8601(tmp_path, slot, text):
+    """Once read as Python over the names R and PT1M, and a NameError when a case opened."""
+    build, element, _ = models.SLOTS[slot]
+    [problem] = _lint(tmp_path, build("p", text))
+    assert problem["element"] == element
+    assert f"{text!r} は ISO 8601 の期間や繰り返しとして正しくありません" in problem["message"]
+
+
+def test_plain_iso_and_expressions_are_not_near_misses():
+    from engine.expressions import looks_like_iso
+    assert not any(map(looks_like_iso, ["P3M", "R3/P1D", "R/PT1H", "PT12H", "2026-05-01",
+                                        "R2/2026-05-01T09:00:00+09:00/P1D", "次回予定日",
+                                        "add_days(today(), 3)", "期間", "'P3D'"]))
+
+
 @pytest.mark.parametrize(("slot", "text", "element", "needle"), [
     ("loopCardinality", "10 ** 9", "m", "KASANE_LIMIT_MAX_INSTANCES"),
     ("loopCardinality", "[0] * 5000", "m", "（5,000 回）"),

@@ -21,7 +21,7 @@ from forms.validation import check_data, check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
                     drafts, households, human_tasks, incidents, meetings, records, search, sweep,
                     task_index, users, versions)
-from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
+from engine.errors import Conflict, Forbidden, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, transaction)
 from engine.unit_of_work import case_unit, get_case_row, load_case, timers_due

@@ -2,7 +2,6 @@
 nobody holds; the reference models of other tools all end in a result, never a crash."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from lxml import etree

@@ -9,7 +9,6 @@ from sqlalchemy import func, select, text
 
 from engine import clock
 from engine.api import Kasane
-from engine.errors import InvalidInput
 from engine.store import Case, HistoryEntry, Incident
 from tests.conftest import MODELS
 

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from engine.store import Case
 from tests.conftest import MODELS
-from tests.webui.conftest import PASSWORD, ROOT
+from tests.webui.conftest import ROOT
 from tests.webui.test_browser import sign_in
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ import forms
 from engine import clock
 from tests.conftest import MODELS
 from tests.webui.htmlform import Page, csrf_token
-from tests.webui.people import COORD, HTMX, INTAKE, inbox_count, intake, sign_in_as, task_rows, text_of
+from tests.webui.people import HTMX, INTAKE, inbox_count, intake, sign_in_as, task_rows, text_of
 
 
 class Office:

@@ -120,3 +120,46 @@ def record_dict(record, values: dict) -> dict:
             "at": record.at.astimezone(clock.LOCAL_TZ).isoformat(),
             "subject_id": record.subject_id, "情報範囲": list(record.scopes or []),
             "meeting_id": record.meeting_id, "values": values}
+
+
+class Withheld:
+    """What of a case came from the 支援会議 records a viewer may not read (社会福祉法第106条
+    の6: minutes are for that meeting's attendees only), so that every way of reading the
+    case leaves it out: the case data those records gave, and their history entries.
+
+    A record is a meeting's material because its form declares a meeting (``meeting`` in
+    ``forms/``) and the access policy says which meetings the viewer may not read. A value
+    of the case data is withheld while it is what such a record gave for that field (or a
+    case event's whole payload): a later form that set the field to something else makes
+    it the later form's again.
+    """
+
+    def __init__(self, session: Session, case_id: int, meeting_ids: set[int]):
+        rows = list(session.connection().execute(
+            select(RECORDS.c.id, RECORDS.c["values"]).where(
+                RECORDS.c.case_id == case_id, RECORDS.c.meeting_id.in_(sorted(meeting_ids))))) \
+            if meeting_ids else []
+        self.records = {row.id for row in rows}
+        self.values = [dict(row.values or {}) for row in rows]
+
+    def data(self, data: dict) -> dict:
+        if not self.values:
+            return dict(data)
+        return {name: value for name, value in data.items()
+                if not any((name in given and given[name] == value) or value == given
+                           for given in self.values)}
+
+    def history(self, entries: list[dict]) -> list[dict]:
+        """History entries, those of withheld records without the values they carry."""
+        if not self.records:
+            return entries
+        shown = []
+        for entry in entries:
+            if entry.get("record_id") in self.records:
+                entry = {k: v for k, v in entry.items() if k not in ("changes", "data")}
+                entry["note"] = WITHHELD_NOTE
+            shown.append(entry)
+        return shown
+
+
+WITHHELD_NOTE = "（支援会議の記録: 構成員のみ閲覧できます）"

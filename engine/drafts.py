@@ -24,7 +24,7 @@ def save(session: Session, task_id: str, user_id: int, values: dict) -> None:
 def load(session: Session, task_id: str, user_id: int | None) -> dict | None:
     if user_id is None:
         return None
-    row = session.connection().execute(select(DRAFTS.c.values, DRAFTS.c.saved_at).where(
+    row = session.connection().execute(select(DRAFTS.c["values"], DRAFTS.c.saved_at).where(
         DRAFTS.c.task_id == task_id, DRAFTS.c.user_id == user_id)).first()
     if row is None:
         return None

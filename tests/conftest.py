@@ -83,6 +83,32 @@ def database_url(_database_template, tmp_path) -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def module_database_url(_database_template, tmp_path_factory) -> str:
+    """A migrated database that the tests of one module share (a world built once and
+    only read by its tests): a copied SQLite file, or a PostgreSQL database of its own."""
+    kind, source = _database_template
+    if kind == "sqlite":
+        target = tmp_path_factory.mktemp("module") / "kasane.db"
+        shutil.copy(source, target)
+        yield f"sqlite:///{target}"
+        return
+    base = make_url(source[0])
+    name = f"{base.database}_m{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A throwaway database: commits need not wait for the disk (thousands of audited
+        # reads run against it).
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _seed_rows(url: str) -> dict[str, list[dict]]:
     """Rows the migrations insert (agency kinds, the city's own agency), by table."""
     engine = create_engine(url)

@@ -28,6 +28,7 @@ pytest_plugins = [  # a module before the step modules that import it
     "tests.steps.tasks",
     "tests.steps.clock",
     "tests.steps.cases",
+    "tests.steps.access",
     "tests.steps.coverage_plugin",
 ]
 

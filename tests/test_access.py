@@ -49,6 +49,10 @@ def test_minutes_reach_only_the_attendees_who_acknowledged_in_every_read(world, 
         assert MINUTES not in text(kasane.get_task(next_meeting, user))
         with pytest.raises(Forbidden):
             kasane.show_record(case, record["record_id"], user)
+    # The visit worker reads whom to visit: the 同意確認 named him too, so he is not the
+    # meeting's alone.
+    visit = kasane.get_task(world.task("アウトリーチ訪問記録")["task_id"], "suzuki")
+    assert visit["data"]["対象者"] == SON and set(visit["data"]) <= VISIT_READS
     kasane.acknowledge_meeting(world.meeting_id(), "yamada")
     shown = kasane.show_case(case, "yamada")
     assert shown["data"]["検討内容"] == MINUTES

@@ -14,9 +14,10 @@ rule of its own. The rules (README, "Access policy"):
 |             | duty of confidentiality                                    |                         |
 
 A working user holds a role other than 管理者: managers see statistics, not case files,
-unless they also work on cases, so every basis but the operator's needs a working role. 支援会議 minutes are readable by that meeting's attendees
-only, whoever else may see the case. A case the user may not know of answers "not found";
-one they know of but may not use this way answers "forbidden".
+unless they also work on cases, so every basis but the operator's needs a working role.
+支援会議 minutes are readable by that meeting's attendees only, whoever else may see the
+case (``hidden_meetings``: what every read path leaves out). A case the user may not know
+of answers "not found"; one they know of but may not use this way answers "forbidden".
 """
 from __future__ import annotations
 

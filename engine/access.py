@@ -14,15 +14,16 @@ rule of its own. The rules (README, "Access policy"):
 |             | duty of confidentiality                                    |                         |
 
 A working user holds a role other than 管理者: managers see statistics, not case files,
-unless they also work on cases. 支援会議 minutes are readable by that meeting's attendees
-only, whoever else may see the case. A case the user may not know of answers "not found";
-one they know of but may not use this way answers "forbidden".
+unless they also work on cases, so every basis but the operator's needs a working role.
+支援会議 minutes are readable by that meeting's attendees only, whoever else may see the
+case (``hidden_meetings``: what every read path leaves out). A case the user may not know
+of answers "not found"; one they know of but may not use this way answers "forbidden".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, literal, or_, select, true
+from sqlalchemy import and_, exists, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine import consents, meetings
@@ -97,6 +98,11 @@ class CaseAccess:
             return ",".join(f"meeting:{m}" for m in self.meetings)
         return "none"
 
+    @property
+    def hidden_meetings(self) -> set:
+        """The 支援会議 on the case whose materials the actor may not read."""
+        return {m for m in self.support_meetings if not sees_minutes(self, m)}
+
     def allowed_scopes(self) -> dict | None:
         """member id -> 情報範囲 the actor may see; None for everything."""
         if self.full:
@@ -112,31 +118,37 @@ class CaseAccess:
 
 def for_case(session: Session, actor: Actor, case_id: int, to_work: bool = False) -> CaseAccess:
     """The actor's access to a case. ``to_work``: the caller only needs to know whether the
-    actor may work on the case, so consents and meetings are looked up only to tell a
-    denial's "forbidden" from "not found"."""
+    actor may work on the case, so consents are looked up only to tell a denial's
+    "forbidden" from "not found"."""
     access = CaseAccess(case_id)
+    access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
     if actor.operator:
         access.full = "operator"
-        access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
         return access
+    if not actor.working_roles:
+        return access  # managers see statistics, not case files
     connection = session.connection()
     held = connection.scalar(select(HOLDERS.c.basis).where(
         HOLDERS.c.case_id == case_id, _held_by(actor)).order_by(HOLDERS.c.id).limit(1))
-    if held and actor.working_roles:
-        access.full = held
-    if actor.working_roles:
-        rows = connection.execute(select(TASKS).where(
-            TASKS.c.case_id == case_id, TASKS.c.state == "open",
-            or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
-        access.tasks = {row.id: row for row in rows
-                        if held or (row.role is not None and _assigned(row, actor))}
+    access.full = held
+    rows = connection.execute(select(TASKS).where(
+        TASKS.c.case_id == case_id, TASKS.c.state == "open",
+        or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
+    access.tasks = {row.id: row for row in rows
+                    if held or (row.role is not None and _assigned(row, actor))}
+    attending = attendance(session, actor)
+    access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
     if to_work and (access.full or access.tasks):
         return access
-    access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
     access.consents = consents.scopes_for(session, case_id, actor.agency_id)
-    attending = meetings.attendance(session, actor.user_id)
-    access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
     return access
+
+
+def attendance(session: Session, actor: Actor) -> dict[int, bool]:
+    """meeting id -> acknowledged, for the meetings the actor attends as a working user."""
+    if actor.operator or not actor.working_roles:
+        return {}
+    return meetings.attendance(session, actor.user_id)
 
 
 def _assigned(task_row, actor: Actor) -> bool:
@@ -203,6 +215,21 @@ def full_cases(actor: Actor):
         return literal(False)
     return or_(CASES.c.receiving_agency_id == actor.agency_id,
                CASES.c.referred_kinds.like(f"%,{actor.agency_kind},%"))
+
+
+def consented_member(actor: Actor, member_id_column, scope: str):
+    """Members an active consent naming the actor's agency shares, with ``scope`` in its
+    情報範囲, as a condition on a member id column (only working users count)."""
+    if actor.operator:
+        return true()
+    if not actor.working_roles:
+        return literal(False)
+    return exists(
+        select(consents.CONSENTS.c.id)
+        .join(consents.SHARED, consents.SHARED.c.consent_id == consents.CONSENTS.c.id)
+        .where(consents.CONSENTS.c.member_id == member_id_column,
+               consents.SHARED.c.agency_id == actor.agency_id,
+               consents.CONSENTS.c.scope_list.like(f"%,{scope},%"), consents.active()))
 
 
 def _held_by(actor: Actor):

@@ -3,14 +3,16 @@
 Every call knows who is asking (``actor``: a user name, or None for the local operator),
 goes through the one access policy (``engine.access``) and leaves audit rows, allowed or
 denied. Each call is one transaction; a read writes its audit rows in a short
-transaction of their own afterwards (on SQLite a read never waits for a writer), and a
-read whose case has timers due fires them first. A model that fails while a case runs
-rolls the step back and leaves an incident on the case.
+transaction of their own afterwards (on SQLite a read never waits for a writer). A read
+resolves who is asking and asks the policy first; only for someone who may see the case
+does it fire the case's timers that are due. A model that fails while a case runs rolls
+the step back and leaves an incident on the case.
 """
 from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import exists, or_, select
@@ -18,13 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import forms
 from forms.validation import check_data, check_flat_object, validate_form
-from engine import (access, agencies, audit, case_migration, cases, clock, consents, deployments, events,
-                    drafts, households, human_tasks, incidents, meetings, records, search, sweep,
-                    task_index, users, versions)
-from engine.errors import Conflict, Forbidden, KasaneError, ModelFailure, NotFound
+from engine import (access, agencies, audit, case_migration, cases, clock, consents, coverage,
+                    deployments, events, drafts, households, human_tasks, incidents, meetings,
+                    records, search, sweep, task_index, users, versions)
+from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
-                          make_sessionmaker, transaction)
-from engine.unit_of_work import case_unit, get_case_row, load_case, timers_due
+                          make_sessionmaker, parse_id, transaction)
+from engine.unit_of_work import get_case_row, load_case, timers_due
 
 TaskFilter = human_tasks.TaskFilter
 
@@ -196,11 +198,12 @@ class Kasane:
     # --- cases -----------------------------------------------------------------------------
 
     def open_case(self, pathway: str, actor: str, data: dict | None = None) -> dict:
-        data = check_flat_object(data or {})
         with self._writing(actor, required=True) as (session, call):
+            call.log("case.open", basis="receiving", detail=str(pathway)[:200])
+            data = check_flat_object(data or {})
             row = cases.open_case(session, pathway, call.actor, data)
-            call.log("case.open", basis="receiving", case_id=row.id)
-            return cases.summary(session, row)
+            call.entries[-1]["case_id"] = row.id
+            return self._as_seen(session, call, row)
 
     def first_task(self, pathway: str) -> dict:
         """The user task a new case of the pathway (its latest version) opens with: element,
@@ -223,6 +226,7 @@ class Kasane:
         with (``first_task``) with ``data``, in one transaction. The form and the actor's
         role are checked before anything is stored, and any later refusal rolls the new
         case back with it: a refused form leaves no case behind."""
+        check_data({} if data is None else data)
         with self._writing(actor, required=True) as (session, call):
             first = self._first_task(session, pathway)
             if first["role"] and first["role"] not in call.actor.roles and not call.actor.operator:
@@ -238,16 +242,15 @@ class Kasane:
             task = human_tasks.get_task(session, opened[0]["task_id"])
             self._to_work(session, call, task, "task.complete")
             case = human_tasks.complete_task(session, task, call.actor, values)
-            return cases.summary(session, case)
+            return self._as_seen(session, call, case)
 
     def show_case(self, case_id, actor: str | None = None) -> dict:
-        self._fire_due_timers(case_id)
-        with self._reading(actor) as (session, call):
-            row = get_case_row(session, case_id)
-            seen = access.for_case(session, call.actor, row.id)
-            if not seen.full and not seen.consents and not seen.tasks:
-                call.log("case.show", False, seen.basis, case_id=row.id)
+        def check(seen):
+            if not (seen.full or seen.consents or seen.tasks):
                 seen.deny("このケースを見る権限がありません。")
+
+        with self._reading(actor) as (session, call):
+            row, seen = self._visible_case(session, call, case_id, "case.show", check)
             view = cases.view(session, row, seen)
             if seen.full:
                 call.log("case.show", basis=seen.basis, case_id=row.id)
@@ -263,45 +266,44 @@ class Kasane:
     def show_record(self, case_id, record_id, actor: str | None = None) -> dict:
         """One kept record, exactly as it was submitted (as far as the actor may see it)."""
         with self._reading(actor) as (session, call):
-            row = get_case_row(session, case_id)
-            seen = access.for_case(session, call.actor, row.id)
+            row, seen = self._visible_case(session, call, case_id, "record.show", _knows, fire=False)
             record = records.get_record(session, row.id, record_id)
             if record is None:
-                call.log("record.show", False, seen.basis, case_id=row.id)
-                if seen.knows:
-                    raise NotFound(f"記録 '{record_id}' が見つかりません。")
-                seen.deny("")
-            values = records.visible_values(record, seen.allowed_scopes()) \
-                if access.sees_minutes(seen, record.meeting_id) else {}
-            basis = "meeting:%s" % record.meeting_id if record.meeting_id in seen.meetings else seen.basis
-            visible = seen.full or values or (record.meeting_id in seen.meetings
-                                             and access.sees_minutes(seen, record.meeting_id))
-            if not visible or not access.sees_minutes(seen, record.meeting_id):
+                call.log("record.show", False, seen.basis, case_id=row.id, detail=str(record_id)[:50])
+                raise NotFound(f"記録 '{record_id}' が見つかりません。")
+            if record.meeting_id in seen.meetings and access.sees_minutes(seen, record.meeting_id) \
+                    and not seen.full:
+                values, basis = dict(record.values or {}), f"meeting:{record.meeting_id}"
+            else:
+                values, basis = records.visible_values(record, seen.allowed_scopes()), seen.basis
+            if not access.sees_minutes(seen, record.meeting_id) or not (seen.full or values):
                 call.log("record.show", False, seen.basis, case_id=row.id, record_id=record.id)
                 seen.deny("この記録を見る権限がありません。")
-            if record.meeting_id in seen.meetings and not seen.full and not seen.consents:
-                values = dict(record.values or {})  # the meeting's own materials
             call.log("record.show", basis=basis, case_id=row.id, record_id=record.id,
                      member_id=record.subject_id)
             return records.record_dict(record, values)
 
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
-        form_key = message if forms.get_form(message) else None  # an event's form: its name
-        values = validate_form(form_key, data)
         with self._writing(actor, required=True) as (session, call):
-            row = get_case_row(session, case_id)
+            row = self._case(session, call, case_id, "case.event")
             seen = access.for_case(session, call.actor, row.id, to_work=True)
             call.log("case.event", bool(seen.full or seen.tasks), seen.basis, case_id=row.id,
-                     detail=message)
+                     detail=str(message)[:200])
             access.require_case_work(seen, f"「{message}」の記録")
+            form_key = message if forms.get_form(message) else None  # an event's form: its name
+            values = validate_form(form_key, data)
             changed = events.send_event(session, row.id, message, call.actor, values, form_key)
-            return cases.summary(session, changed)
+            return self._as_seen(session, call, changed)
 
     def search_cases(self, query: str, actor: str | None = None, limit: int = 50,
                      after: str | None = None) -> list[dict]:
         """Members by 氏名 or ふりがな (partial match), in the cases the actor may see."""
         with self._reading(actor) as (session, call):
-            found = search.search(session, call.actor, query, limit, after)
+            try:
+                found = search.search(session, call.actor, query, limit, after)
+            except InvalidInput:
+                call.log("case.search", detail="検索語の誤り")
+                raise
             for hit in found:
                 call.log("case.search", basis=hit["basis"], case_id=hit["case_id"],
                          member_id=hit["member_id"])
@@ -314,37 +316,42 @@ class Kasane:
     def list_tasks(self, case_id=None, role: str | None = None, actor: str | None = None,
                    wanted: TaskFilter | None = None) -> list[dict]:
         wanted = wanted or TaskFilter()
-        if case_id is not None:
-            number = self._fire_due_timers(case_id)
-            wanted = TaskFilter(**{**wanted.__dict__, "case_id": number})
-        else:
-            self._sweep_if_due()
         if role is not None:
-            wanted = TaskFilter(**{**wanted.__dict__, "role": role})
+            wanted = replace(wanted, role=role)
         with self._reading(actor) as (session, call):
-            if wanted.case_id is not None and not call.actor.operator:
-                seen = access.for_case(session, call.actor, wanted.case_id)
-                if not seen.knows:
-                    call.log("tasks.list", False, "none", case_id=wanted.case_id)
-                    seen.deny("")
+            if case_id is not None:
+                row, seen = self._visible_case(session, call, case_id, "tasks.list", _knows)
+                wanted = replace(wanted, case_id=row.id)
+            elif self._timers_due_anywhere(session):
+                session.rollback()
+                self.run_timers()
             tasks = human_tasks.list_tasks(session, call.actor, wanted)
-            for case_id_ in dict.fromkeys(t["case_id"] for t in tasks):
-                call.log("tasks.list", basis="inbox", case_id=case_id_)
+            listed = list(dict.fromkeys(t["case_id"] for t in tasks))
+            for number in listed:
+                call.log("tasks.list", basis="inbox", case_id=number)
+            if case_id is not None and not listed:
+                call.log("tasks.list", basis=seen.basis, case_id=wanted.case_id, detail="該当なし")
+            elif not listed:
+                call.log("tasks.list", basis="inbox", detail="該当なし")
             return tasks
 
     def get_task(self, task_id: str, actor: str) -> dict:
         """An open task as its form page needs it: the task, its case header, the data the
         task reads, and the case version the form is shown with (for stale submissions)."""
         with self._reading(actor, required=True) as (session, call):
-            row = human_tasks.get_task(session, task_id)
-            seen = access.for_case(session, call.actor, row.case_id, to_work=True)
-            if not access.may_work(seen, row) and not seen.full:
-                call.log("task.show", False, seen.basis, case_id=row.case_id)
-                access.require_task(access.for_case(session, call.actor, row.case_id), call.actor, row)
-            case = get_case_row(session, row.case_id)
-            reads = {n.strip() for n in (row.reads or "").split(",") if n.strip()}
-            data = dict(case.data) if seen.full else {k: v for k, v in case.data.items() if k in reads}
-            call.log("task.show", basis=seen.basis, case_id=row.case_id)
+            row = self._task(session, call, task_id, "task.show")
+
+            def check(seen):
+                if not access.may_work(seen, row) and not seen.full:
+                    access.require_task(seen, call.actor, row)
+
+            case, seen = self._visible_case(session, call, row.case_id, "task.show", check)
+            row = human_tasks.get_task(session, row.id)  # as it is after any due timers
+            data = cases.summary_for(session, case, seen)["data"]
+            if not seen.full:  # the data this task reads, not that of the actor's other tasks
+                reads = {n.strip() for n in (row.reads or "").split(",") if n.strip()}
+                data = {k: v for k, v in data.items() if k in reads}
+            call.log("task.show", basis=seen.basis, case_id=row.case_id, detail=row.name)
             return {"task_id": row.id, "name": row.name, "role": row.role, "form": row.form_key,
                     "state": row.state, "claimed_by": row.claimed_by, "stage": row.stage,
                     "due": row.due_at.astimezone(clock.LOCAL_TZ).isoformat() if row.due_at else None,
@@ -356,10 +363,12 @@ class Kasane:
     def save_draft(self, task_id: str, actor: str, data: dict) -> dict:
         """Keep a half-done form (not checked against the form, but storable) for the actor
         to resume; one per task and user."""
-        check_data(data)
         with self._writing(actor, required=True) as (session, call):
-            row = human_tasks.get_task(session, task_id)
+            row = self._task(session, call, task_id, "task.draft")
             self._to_work(session, call, row, "task.draft")
+            if not isinstance(data, dict):
+                raise InvalidInput("下書きは JSON オブジェクトで指定してください。")
+            check_data(data)
             human_tasks.require_open(row)
             drafts.save(session, row.id, call.actor.user_id, data)
             return {"task_id": row.id, "saved": True}
@@ -374,12 +383,12 @@ class Kasane:
     def case_diagram(self, case_id, actor: str | None = None) -> dict:
         """The case's own pathway version and where the case is in it: the elements it
         finished, the ones active now (open tasks, waiting events) and waiting timers."""
-        with self._reading(actor) as (session, call):
-            row = get_case_row(session, case_id)
-            seen = access.for_case(session, call.actor, row.id)
+        def check(seen):
             if not seen.full:
-                call.log("case.diagram", False, seen.basis, case_id=row.id)
                 seen.deny("このケースの経過を見る権限がありません。")
+
+        with self._reading(actor) as (session, call):
+            row, seen = self._visible_case(session, call, case_id, "case.diagram", check)
             call.log("case.diagram", basis=seen.basis, case_id=row.id)
             return cases.diagram(session, row, seen)
 
@@ -388,7 +397,7 @@ class Kasane:
         """Complete a task. ``case_version`` (from get_task) refuses a stale form."""
         check_data({} if data is None else data)  # before anything is looked up or run
         with self._writing(actor, required=True) as (session, call):
-            row = human_tasks.get_task(session, task_id)
+            row = self._task(session, call, task_id, "task.complete")
             self._to_work(session, call, row, "task.complete")
             human_tasks.require_open(row)
             values = validate_form(row.form_key, data)
@@ -396,7 +405,7 @@ class Kasane:
                 raise Conflict("このケースは表示したあとで更新されました。最新の内容を"
                                            "読み込み直してから入力してください（入力内容は残ります）。")
             case = human_tasks.complete_task(session, row, call.actor, values)
-            return cases.summary(session, case)
+            return self._as_seen(session, call, case)
 
     def claim_task(self, task_id: str, actor: str) -> dict:
         return self._claim(task_id, actor, claim=True)
@@ -405,50 +414,59 @@ class Kasane:
         return self._claim(task_id, actor, claim=False)
 
     def _claim(self, task_id: str, actor: str, claim: bool) -> dict:
+        action = "task.claim" if claim else "task.release"
         with self._writing(actor, required=True) as (session, call):
-            row = human_tasks.get_task(session, task_id)
-            self._to_work(session, call, row, "task.claim" if claim else "task.release")
+            row = self._task(session, call, task_id, action)
+            self._to_work(session, call, row, action)
             if not claim and row.claimed_by not in (None, call.actor.name):
                 raise Conflict(f"タスク「{row.name}」は {row.claimed_by} が担当しています。")
             human_tasks.claim(session, row, call.actor.name if claim else None)
             return {"task_id": row.id, "claimed_by": call.actor.name if claim else None}
 
     def run_timers(self, now: datetime | None = None) -> dict:
-        return sweep.run_due_timers(self.Session, now)
+        """Fire what is due at ``now`` (default: the engine clock), each case audited as the
+        sweep."""
+        return sweep.run_due_timers(self.Session, self._sweeper(), now)
 
     # --- meetings ----------------------------------------------------------------------------
 
     def show_meeting(self, meeting_id, actor: str | None = None) -> dict:
         """A meeting record. A 支援会議's minutes open only to its attendees who acknowledged
-        the duty of confidentiality; a 重層的支援会議 shows only consented members."""
+        the duty of confidentiality; a 重層的支援会議 shows only consented members. Audited
+        per case on its agenda (and per member shown), so a person's access log shows who
+        read the meetings about them."""
         with self._reading(actor) as (session, call):
-            meeting = meetings.get_meeting(session, meeting_id)
+            meeting = self._meeting(session, call, meeting_id, "meeting.show")
             who = call.actor
-            attending = meetings.attendance(session, who.user_id).get(meeting.id) \
-                if not who.operator else True
             agenda = meetings.cases_of(session, meeting.id)
+            attending = True if who.operator else access.attendance(session, who).get(meeting.id)
             holds_any = who.operator or any(access.for_case(session, who, c, to_work=True).full
                                             for c in agenda)
             if attending is None and not holds_any:
-                call.log("meeting.show", False, "none", meeting_id=meeting.id)
+                _log_agenda(call, "meeting.show", False, "none", meeting.id, agenda)
                 raise NotFound(f"会議 '{meeting_id}' が見つかりません。")
             support = meeting.basis == meetings.SUPPORT_MEETING
             if support and attending is False:
-                call.log("meeting.show", False, f"meeting:{meeting.id}", meeting_id=meeting.id)
+                _log_agenda(call, "meeting.show", False, f"meeting:{meeting.id}", meeting.id, agenda)
                 raise Forbidden("この支援会議の資料を開くには、守秘義務（社会福祉法第106条の6第5項）の"
                                 "確認が必要です: kasane meeting ack で確認してください。")
             with_minutes = bool(attending) or not support
             result = meetings.meeting_dict(session, meeting, with_minutes=with_minutes)
             result["members"] = meeting_members(session, meeting, agenda, with_minutes)
-            call.log("meeting.show", basis=f"meeting:{meeting.id}" if attending else "receiving",
-                     meeting_id=meeting.id)
+            _log_agenda(call, "meeting.show", True, f"meeting:{meeting.id}" if attending else "receiving",
+                        meeting.id, agenda, result["members"])
             return result
 
     def acknowledge_meeting(self, meeting_id, actor: str) -> dict:
         with self._writing(actor, required=True) as (session, call):
-            result = meetings.acknowledge(session, meeting_id, call.actor)
-            call.log("meeting.ack", basis=f"meeting:{result['meeting_id']}",
-                     meeting_id=result["meeting_id"])
+            meeting = self._meeting(session, call, meeting_id, "meeting.ack")
+            agenda = meetings.cases_of(session, meeting.id)
+            try:
+                result = meetings.acknowledge(session, meeting.id, call.actor)
+            except Forbidden:
+                _log_agenda(call, "meeting.ack", False, "none", meeting.id, agenda)
+                raise
+            _log_agenda(call, "meeting.ack", True, f"meeting:{meeting.id}", meeting.id, agenda)
             return result
 
     # --- pathway versions and moving cases between them (管理者) ------------------------------
@@ -486,13 +504,25 @@ class Kasane:
             call.log("case.migrations", basis="manager", case_id=row.id)
             return case_migration.migrations_of(session, row.id)
 
+    def coverage(self, pathway: str, actor: str | None = None, models="workflows") -> dict:
+        """Which sequence flows and tasks of a pathway the recorded cases took (its deployed
+        version; ``models``, a folder of BPMN files, when it is not deployed)."""
+        with self._reading(actor) as (session, call):
+            self._require_manager(call, "カバレッジの表示")
+            call.log("pathway.coverage", basis="manager", detail=str(pathway)[:200])
+            deployment = deployments.latest_deployment(session, pathway)
+            files = dict(deployment.files) if deployment is not None else None
+            model = coverage.find_process(files or coverage.read_model_dir(models), pathway)
+            return coverage.coverage_report(model, coverage.database_records(session))
+
     def preview_migration(self, case_id, version=None, actor: str | None = None) -> dict:
         """What moving a running case to another version (default: the latest) would change."""
         with self._reading(actor) as (session, call):
             self._require_manager(call, "ケースの版の移行")
-            loaded = load_case(session, case_id, fire=False)  # a preview changes nothing
+            row = self._case(session, call, case_id, "case.migrate.preview")
+            call.log("case.migrate.preview", basis="manager", case_id=row.id)
+            loaded = load_case(session, row.id, fire=False)  # a preview changes nothing
             target = self._target(session, loaded.row.pathway, version)
-            call.log("case.migrate.preview", basis="manager", case_id=loaded.row.id)
             return case_migration.plan(session, loaded, target)
 
     def migrate_case(self, case_id, version=None, actor: str | None = None) -> dict:
@@ -500,17 +530,19 @@ class Kasane:
         reasons when an active or finished element of the case was changed or removed."""
         with self._writing(actor) as (session, call):
             self._require_manager(call, "ケースの版の移行")
-            loaded = load_case(session, case_id)
+            row = self._case(session, call, case_id, "case.migrate")
+            call.log("case.migrate", basis="manager", case_id=row.id)
+            loaded = load_case(session, row.id)
             target = self._target(session, loaded.row.pathway, version)
-            call.log("case.migrate", basis="manager", case_id=loaded.row.id,
-                     detail=f"v{loaded.pathway.version}→v{target.version}")
+            call.entries[-1]["detail"] = f"v{loaded.pathway.version}→v{target.version}"
             return case_migration.migrate(session, loaded, target, call.actor.name)
 
     def revert_migration(self, migration_id, actor: str | None = None) -> dict:
         with self._writing(actor) as (session, call):
             self._require_manager(call, "ケースの版の移行の取り消し")
+            call.log("case.migrate.revert", basis="manager", detail=f"移行 {str(migration_id)[:50]}")
             result = case_migration.revert(session, migration_id, call.actor.name)
-            call.log("case.migrate.revert", basis="manager", case_id=result["case_id"])
+            call.entries[-1]["case_id"] = result["case_id"]
             return result
 
     @staticmethod
@@ -530,7 +562,7 @@ class Kasane:
             if not (call.actor.operator or users.MANAGER in call.actor.roles):
                 call.log("audit.list", False, "none")
                 raise Forbidden(f"閲覧記録は役割「{users.MANAGER}」の利用者だけが見られます。")
-            number = get_case_row(session, case_id).id if case_id is not None else None
+            number = self._case(session, call, case_id, "audit.list").id if case_id is not None else None
             call.log("audit.list", basis="manager", case_id=number, detail=person)
             return audit.query(session, number, person)
 
@@ -538,8 +570,15 @@ class Kasane:
 
     @contextmanager
     def _reading(self, actor: str | None, required: bool = False):
-        with self._call(self.reading, actor, required, write=False) as pair:
+        with self._call(self._read_session, actor, required, write=False) as pair:
             yield pair
+
+    @contextmanager
+    def _read_session(self):
+        """A read's session. Its transaction may end and a new one begin (after the case's
+        due timers fired in a transaction of their own), so it is no ``begin()`` block."""
+        with self.ReadSession() as session:
+            yield session
 
     @contextmanager
     def _writing(self, actor: str | None, required: bool = False):
@@ -591,6 +630,56 @@ class Kasane:
         else:
             self.read_audit.write(call.entries)
 
+    @staticmethod
+    def _case(session, call: Call, case_id, action: str) -> Case:
+        """The case row; an unknown id is logged as a denied ``action`` and not found."""
+        try:
+            return get_case_row(session, case_id)
+        except NotFound:
+            call.log(action, False, "none", case_id=parse_id(case_id),
+                     detail=f"ケース {str(case_id)[:50]}（存在しない）")
+            raise
+
+    @staticmethod
+    def _task(session, call: Call, task_id, action: str):
+        try:
+            return human_tasks.get_task(session, task_id)
+        except NotFound:
+            call.log(action, False, "none", detail=f"タスク {str(task_id)[:50]}（存在しない）")
+            raise
+
+    @staticmethod
+    def _meeting(session, call: Call, meeting_id, action: str):
+        try:
+            return meetings.get_meeting(session, meeting_id)
+        except NotFound:
+            call.log(action, False, "none", detail=f"会議 {str(meeting_id)[:50]}（存在しない）")
+            raise
+
+    def _visible_case(self, session, call: Call, case_id, action: str, check, fire: bool = True):
+        """The case and the actor's access to it. ``check`` raises the denial (logged here)
+        before anything else happens; for an actor who may see the case, its timers that
+        are already due then fire (a read never shows a state they have moved past) and the
+        access is asked again, of the case as it is now."""
+        row = self._case(session, call, case_id, action)
+        while True:
+            seen = access.for_case(session, call.actor, row.id)
+            try:
+                check(seen)
+            except KasaneError:
+                call.log(action, False, seen.basis, case_id=row.id)
+                raise
+            if not (fire and timers_due(row)):
+                return row, seen
+            number, fire = row.id, False
+            session.rollback()  # a read's transaction: nothing to keep, and a new one sees the fired timers
+            self._fire_due_timers(number)
+            row = get_case_row(session, number)
+
+    def _as_seen(self, session, call: Call, row: Case) -> dict:
+        """What a write returns: the case summary as the actor may see it now."""
+        return cases.summary_for(session, row, access.for_case(session, call.actor, row.id))
+
     def _to_work(self, session, call: Call, row, action: str):
         """The access of an actor who wants to work a task; refuse (and log) otherwise. A
         task that is no longer open is a conflict for those who know the case."""
@@ -612,29 +701,49 @@ class Kasane:
             call.log("manage", False, "none", detail=what)
             raise Forbidden(f"{what}は役割「{users.MANAGER}」の利用者だけが行えます。")
 
-    def _fire_due_timers(self, case_id) -> int:
-        """A read never shows a state its timers have moved past. If they fail, the read
-        shows the stored state and the case gets an incident (as in the sweep)."""
-        with self.reading() as session:
-            row = get_case_row(session, case_id)
-            number, due = row.id, timers_due(row)
-        if due:
-            try:
-                with self.transaction() as session:
-                    with case_unit(session, number):
-                        pass
-            except ModelFailure as exc:
-                with self.transaction() as session:
-                    incidents.record(session, number, exc, backoff=True)
-        return number
+    def _sweeper(self) -> access.Actor:
+        """Who fires timers nobody asked for: the system's sweep, audited as the operator."""
+        return access.Actor(None, channel=self.channel, origin=self.origin, operator=True)
 
-    def _sweep_if_due(self) -> None:
+    def _fire_due_timers(self, number: int) -> None:
+        """Fire a case's due timers for a read. If they fail, the read shows the stored
+        state and the case gets an incident (as in the sweep); if someone changed the case
+        meanwhile, they loaded it first, which fired them already."""
+        try:
+            with self.transaction() as session:
+                sweep.fire_case(session, number, self._sweeper())
+        except ModelFailure as exc:
+            with self.transaction() as session:
+                incidents.record(session, number, exc, backoff=True)
+        except Conflict:
+            pass
+
+    @staticmethod
+    def _timers_due_anywhere(session) -> bool:
         now = clock.now()
-        with self.reading() as session:
-            due = session.scalar(select(exists().where(
-                Case.next_timer_at <= now, or_(Case.retry_at.is_(None), Case.retry_at <= now))))
-        if due:
-            self.run_timers()
+        return bool(session.scalar(select(exists().where(
+            Case.next_timer_at <= now, or_(Case.retry_at.is_(None), Case.retry_at <= now)))))
+
+
+def _knows(seen: access.CaseAccess) -> None:
+    """A check for reads that any basis allows (what they show depends on it)."""
+    if not seen.knows:
+        seen.deny("")
+
+
+def _log_agenda(call: Call, action: str, allowed: bool, basis: str, meeting_id: int,
+                agenda: list[int], members: list[dict] = ()) -> None:
+    """Meeting reads are reads of the cases on its agenda: one row per member shown, and
+    one per case with no member shown."""
+    shown = {m["case_id"] for m in members}
+    for member in members:
+        call.log(action, allowed, basis, case_id=member["case_id"], member_id=member["member_id"],
+                 meeting_id=meeting_id)
+    for case_id in agenda:
+        if case_id not in shown:
+            call.log(action, allowed, basis, case_id=case_id, meeting_id=meeting_id)
+    if not agenda:
+        call.log(action, allowed, basis, meeting_id=meeting_id)
 
 
 def meeting_members(session, meeting, agenda: list[int], with_minutes: bool) -> list[dict]:

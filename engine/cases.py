@@ -10,8 +10,6 @@ from engine.errors import NotFound
 from engine.store import Case, Incident, StepRecord
 from engine.unit_of_work import new_case, run_engine_steps, save_case
 
-HIDDEN_MINUTES = "（支援会議の記録: 構成員のみ閲覧できます）"
-
 
 def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
     """Open a case; the user's agency is the one that received it."""
@@ -57,7 +55,7 @@ def _first_user_task(process, subprocess_specs: dict, entered: set) -> dict | No
 
 
 def summary(session: Session, row: Case) -> dict:
-    """The case as its holders see it after a change (the CLI contract's case summary)."""
+    """The whole case summary (the CLI contract's keys), as the operator sees it."""
     return {
         "case_id": row.id,
         "pathway": row.pathway,
@@ -70,21 +68,33 @@ def summary(session: Session, row: Case) -> dict:
     }
 
 
+def summary_for(session: Session, row: Case, access: CaseAccess,
+                withheld: records.Withheld | None = None) -> dict:
+    """The case summary as one actor may see it (what a write returns): whole for its
+    holders, else the open tasks the actor may work and the case data they read; either
+    way without what came from a 支援会議 the actor may not read."""
+    withheld = withheld or records.Withheld(session, row.id, access.hidden_meetings)
+    result = summary(session, row)
+    if not access.full:
+        reads = {name.strip() for t in access.tasks.values() for name in (t.reads or "").split(",")}
+        result.update(tasks=[t for t in result["tasks"] if t["task_id"] in access.tasks],
+                      timers=[], data={k: v for k, v in row.data.items() if k in reads})
+    result["data"] = withheld.data(result["data"])
+    result["access"] = access.basis  # "none": the actor sees nothing of the case any more
+    return result
+
+
 def view(session: Session, row: Case, access: CaseAccess) -> dict:
     """The case as one actor may see it: whole for its holders, else only what a consent,
     an open task or a meeting lets them see. Same keys either way."""
+    withheld = records.Withheld(session, row.id, access.hidden_meetings)
+    result = summary_for(session, row, access, withheld)
     if access.full:
-        result = summary(session, row)
-        result["history"] = history.entries(session, row.id)
+        result["history"] = withheld.history(history.entries(session, row.id))
         result["incidents"] = open_incidents(session, row.id)
         allowed = None
     else:
-        tasks = [t for t in task_index.open_tasks_of(session, row.id) if t["task_id"] in access.tasks]
-        reads = {name.strip() for t in access.tasks.values() for name in (t.reads or "").split(",")}
-        result = {"case_id": row.id, "pathway": row.pathway, "version": row.deployment.version,
-                  "status": row.status, "stage": row.stage, "tasks": tasks, "timers": [],
-                  "data": {k: v for k, v in row.data.items() if k in reads},
-                  "history": [], "incidents": []}
+        result["history"], result["incidents"] = [], []
         allowed = access.allowed_scopes()
     result["household"] = household(session, row.id, allowed)
     result["records"] = visible_records(session, row.id, access, allowed)
@@ -92,7 +102,6 @@ def view(session: Session, row: Case, access: CaseAccess) -> dict:
                           for m in case_meetings(session, row.id, access)]
     # The events a user may record now: the pathway waits for them, and the user works on it.
     result["events"] = [e["name"] for e in row.events] if (access.full or access.tasks) else []
-    result["access"] = access.basis
     return result
 
 
@@ -152,7 +161,7 @@ def visible_records(session: Session, case_id: int, access: CaseAccess, allowed:
     for record in records.records_of(session, case_id):
         if not sees_minutes(access, record.meeting_id):
             if allowed is None:
-                shown.append(records.record_dict(record, {}) | {"values": None, "note": HIDDEN_MINUTES})
+                shown.append(records.record_dict(record, {}) | {"values": None, "note": records.WITHHELD_NOTE})
             continue
         values = records.visible_values(record, allowed)
         if allowed is not None and not values:

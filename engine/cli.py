@@ -478,21 +478,15 @@ def demo(paths):
 @click.option("--steps", metavar="パス", help="ステップ記録の JSONL ファイルまたはフォルダ（既定: データベース）。")
 @click.option("--models", default="workflows", metavar="フォルダ",
               help="BPMN のフォルダ（--steps のとき、またはデプロイされていないとき）。")
+@click.option("--as", "actor", metavar="利用者", help="報告を見る利用者（役割「管理者」。--steps のときは不要）。")
 @command
-def coverage_report(pathway, steps, models):
+def coverage_report(pathway, steps, models, actor):
     """パスウェイのシーケンスフローとユーザータスクを通ったかを報告する。"""
-    from engine import coverage, deployments
-    files = None
-    if steps is not None:
-        records = coverage.read_dumps(steps)
-    else:
-        with api().transaction() as session:
-            records = coverage.database_records(session)
-            deployment = deployments.latest_deployment(session, pathway)
-            if deployment is not None:
-                files = dict(deployment.files)
-    model = coverage.find_process(files or coverage.read_model_dir(models), pathway)
-    return coverage.coverage_report(model, records)
+    if steps is None:  # the recorded cases: an engine call, under the policy and audited
+        return api().coverage(pathway, actor, models)
+    from engine import coverage  # step files of a spec run: no database, no case data
+    model = coverage.find_process(coverage.read_model_dir(models), pathway)
+    return coverage.coverage_report(model, coverage.read_dumps(steps))
 
 
 @cli.command()

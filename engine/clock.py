@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,10 @@ LOCAL_TZ = ZoneInfo("Asia/Tokyo")
 
 # Process-wide, so that worker threads see the same fixed time as the thread that set it.
 _fixed: datetime | None = None
+# A section fixed with ``fixed_at`` (the sweep at a given time, a timer firing) holds its
+# own time in its own context: two threads sweeping at once (a threaded web worker) each
+# see theirs, and neither leaves the other's, or the process's, clock frozen.
+_section: ContextVar[datetime | None] = ContextVar("kasane_fixed_section", default=None)
 
 
 class OutOfRange(ValueError):
@@ -57,7 +62,10 @@ def parse_clock(text: str) -> datetime:
 
 
 def now() -> datetime:
-    """The current instant in UTC, as fixed by set_now or KASANE_NOW, else real."""
+    """The current instant in UTC, as fixed by fixed_at, set_now or KASANE_NOW, else real."""
+    section = _section.get()
+    if section is not None:
+        return section
     if _fixed is not None:
         return _fixed
     env = os.environ.get("KASANE_NOW")
@@ -71,27 +79,31 @@ def today() -> date:
     return now().astimezone(LOCAL_TZ).date()
 
 
-def set_now(moment: datetime | str | None) -> None:
-    """Fix the clock (None returns to KASANE_NOW or real time)."""
-    global _fixed
+def _instant(moment: datetime | str | None) -> datetime | None:
     if isinstance(moment, str):
-        moment = parse_clock(moment)
-    elif moment is not None:
+        return parse_clock(moment)
+    if moment is not None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)
-        moment = moment.astimezone(timezone.utc)
-    _fixed = moment
+        return moment.astimezone(timezone.utc)
+    return None
+
+
+def set_now(moment: datetime | str | None) -> None:
+    """Fix the clock for the whole process (None returns to KASANE_NOW or real time)."""
+    global _fixed
+    _fixed = _instant(moment)
 
 
 @contextmanager
 def fixed_at(moment: datetime | str):
-    global _fixed
-    previous = _fixed
-    set_now(moment)
+    """Fix the clock for the code inside (in this thread or task only), whatever other
+    threads do meanwhile; what it saw before comes back on leaving."""
+    token = _section.set(_instant(moment))
     try:
         yield now()
     finally:
-        _fixed = previous
+        _section.reset(token)
 
 
 def advance(delta: timedelta) -> datetime:

@@ -6,6 +6,8 @@ form (see ``forms.base.FormSchema``); keeping a record applies those declaration
 """
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -120,3 +122,60 @@ def record_dict(record, values: dict) -> dict:
             "at": record.at.astimezone(clock.LOCAL_TZ).isoformat(),
             "subject_id": record.subject_id, "情報範囲": list(record.scopes or []),
             "meeting_id": record.meeting_id, "values": values}
+
+
+class Withheld:
+    """What of a case came from the 支援会議 records a viewer may not read (社会福祉法第106条
+    の6: minutes are for that meeting's attendees only), so that every way of reading the
+    case leaves it out: the case data those records gave, and their history entries.
+
+    A record is a meeting's material because its form declares a meeting (``meeting`` in
+    ``forms/``), and the access policy says which meetings the viewer may not read. A value
+    of the case data is withheld while it is what such a record gave for that field (or a
+    case event's whole payload) and no other record gave the same: a later form that set
+    the field to something else makes it that form's, and a value another form gave too
+    (the 対象者 a 同意確認 named) was never the meeting's alone.
+    """
+
+    def __init__(self, session: Session, case_id: int, meeting_ids: set[int]):
+        self.records: set[int] = set()
+        self.values: list[dict] = []
+        self.given_openly: set[tuple[str, str]] = set()
+        if not meeting_ids:
+            return
+        for row in session.connection().execute(
+                select(RECORDS.c.id, RECORDS.c.meeting_id, RECORDS.c["values"])
+                .where(RECORDS.c.case_id == case_id)):
+            values = dict(row.values or {})
+            if row.meeting_id in meeting_ids:
+                self.records.add(row.id)
+                self.values.append(values)
+            else:
+                self.given_openly |= {(name, _key(value)) for name, value in values.items()}
+
+    def data(self, data: dict) -> dict:
+        return {name: value for name, value in data.items() if not self._withheld(name, value)}
+
+    def _withheld(self, name: str, value) -> bool:
+        if (name, _key(value)) in self.given_openly:
+            return False
+        return any((name in given and given[name] == value) or value == given for given in self.values)
+
+    def history(self, entries: list[dict]) -> list[dict]:
+        """History entries, those of withheld records without the values they carry."""
+        if not self.records:
+            return entries
+        shown = []
+        for entry in entries:
+            if entry.get("record_id") in self.records:
+                entry = {k: v for k, v in entry.items() if k not in ("changes", "data")}
+                entry["note"] = WITHHELD_NOTE
+            shown.append(entry)
+        return shown
+
+
+def _key(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+WITHHELD_NOTE = "（支援会議の記録: 構成員のみ閲覧できます）"

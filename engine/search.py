@@ -1,10 +1,10 @@
 """Case search by person: 氏名 or ふりがな, partial match, under the access policy (in SQL)."""
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine import access, consents
+from engine import access
 from engine.errors import InvalidInput
 from engine.households import GRAMS, MEMBERS, NAME_LENGTH, normalise
 from engine.store import Case, parse_id
@@ -19,13 +19,10 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
     key = normalise(query)
     if not key:
         raise InvalidInput("検索する氏名またはふりがなを入力してください。", {"q": "必須項目です。"})
-    if len(key) > NAME_LENGTH:
+    if len(str(query).strip()) > NAME_LENGTH:  # normalise cuts to the column: measure before
         raise InvalidInput(f"検索語は{NAME_LENGTH}文字以内にしてください。", {"q": "長すぎます。"})
     pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    by_consent = exists(
-        select(consents.CONSENTS.c.id).join(consents.SHARED, consents.SHARED.c.consent_id == consents.CONSENTS.c.id)
-        .where(consents.CONSENTS.c.member_id == MEMBERS.c.id, consents.SHARED.c.agency_id == actor.agency_id,
-               consents.CONSENTS.c.scope_list.like("%,基本情報,%"), consents.active()))
+    by_consent = access.consented_member(actor, MEMBERS.c.id, "基本情報")
     whole = access.full_cases(actor)
     matches = or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
                   MEMBERS.c.search_kana.like(pattern, escape="\\"))

@@ -13,21 +13,34 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import clock, incidents
+from engine import audit, clock, incidents
 from engine.errors import Conflict
 from engine.store import Case, transaction
 from engine.unit_of_work import case_unit
 
 
-def run_due_timers(Session: sessionmaker, now: datetime | None = None) -> dict:
-    """Fire what is due at ``now`` (default: the engine clock); report timers and cases."""
+def run_due_timers(Session: sessionmaker, sweeper, now: datetime | None = None) -> dict:
+    """Fire what is due at ``now`` (default: the engine clock); report timers and cases.
+    ``sweeper`` is the actor the audit log records for each case whose timers fired."""
     if now is None:
-        return _sweep(Session)
+        return _sweep(Session, sweeper)
     with clock.fixed_at(now):
-        return _sweep(Session)
+        return _sweep(Session, sweeper)
 
 
-def _sweep(Session: sessionmaker) -> dict:
+def fire_case(session: Session, case_id: int, sweeper) -> list[dict]:
+    """Fire one case's due timers (a unit of work with an empty body); a case whose timers
+    fired gets an audit row, so the log shows every change of the case and who made it."""
+    with case_unit(session, case_id) as loaded:
+        pass
+    if loaded.fired_timers:
+        audit.write(session, [audit.entry(sweeper, "timers.fire", True, case_id=case_id,
+                                          detail="、".join(t["name"] or t["element"]
+                                                           for t in loaded.fired_timers))])
+    return loaded.fired_timers
+
+
+def _sweep(Session: sessionmaker, sweeper) -> dict:
     now = clock.now()
     report = {"fired": 0, "cases": 0, "incidents": 0, "timers": []}
     skipped: set[int] = set()  # changed by someone else meanwhile: next sweep
@@ -39,21 +52,22 @@ def _sweep(Session: sessionmaker) -> dict:
                     return report
                 try:
                     with session.begin_nested():
-                        with case_unit(session, case_id) as loaded:
-                            pass
+                        fired = fire_case(session, case_id, sweeper)
                 except (Conflict, StaleDataError):
                     raise
                 except Exception as exc:  # one broken case must not stop the sweep
                     incidents.record(session, case_id, exc, backoff=True)
+                    audit.write(session, [audit.entry(sweeper, "timers.fire", True, case_id=case_id,
+                                                      detail="失敗（インシデント）")])
                     report["incidents"] += 1
                     continue
-                if loaded.fired_timers:
+                if fired:
                     report["cases"] += 1
-                    report["fired"] += len(loaded.fired_timers)
+                    report["fired"] += len(fired)
                     report["timers"] += [{"case_id": case_id, "name": t["name"],
                                           "element": t["element"], "due": t["due"],
                                           **({"skipped": t["skipped"]} if t.get("skipped") else {})}
-                                         for t in loaded.fired_timers]
+                                         for t in fired]
         except (Conflict, StaleDataError):
             # Whoever changed it loaded it first, which fired its due timers already.
             skipped.add(case_id)

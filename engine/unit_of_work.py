@@ -108,20 +108,23 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
     def count_step(task):
         nonlocal steps
         steps += 1
-        if steps > budget.max_engine_steps or time.monotonic() > loaded.deadline:
-            raise _NoWaitState(task)
+        if steps > budget.max_engine_steps:
+            raise _NoWaitState(task, "max_engine_steps")
+        if time.monotonic() > loaded.deadline:  # the case's evaluations took their time
+            raise _NoWaitState(task, "max_case_seconds")
 
     while True:
         try:
             workflow.do_engine_steps(did_complete_task=count_step)
         except _NoWaitState as stop:
             spec = stop.task.task_spec
+            where = f"要素 {spec.bpmn_id or spec.name}（{spec.bpmn_name or ''}）"
+            why = (f"{where}の周辺で繰り返しが続いています（上限: {budget.max_engine_steps} ステップ）"
+                   if stop.limit == "max_engine_steps" else
+                   f"{where}までの処理に時間がかかりすぎています（上限: {budget.max_case_seconds:g} 秒）")
             raise ModelFailure(
-                f"パスウェイが待ち状態（人・イベント・時刻を待つ要素）に達しません。"
-                f"要素 {spec.bpmn_id or spec.name}（{spec.bpmn_name or ''}）の周辺で"
-                f"繰り返しが続いています（上限: {budget.max_engine_steps} ステップ・"
-                f"{budget.max_case_seconds:g} 秒）。",
-                {"element": spec.bpmn_id or spec.name, "limit": "max_engine_steps"},
+                f"パスウェイが待ち状態（人・イベント・時刻を待つ要素）に達しません。{why}。",
+                {"element": spec.bpmn_id or spec.name, "limit": stop.limit},
                 case_id=loaded.row.id) from None
         except SpiffWorkflowException as exc:
             raise model_error(exc, loaded.row.id) from exc
@@ -131,9 +134,9 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
 
 
 class _NoWaitState(Exception):
-    def __init__(self, task):
+    def __init__(self, task, limit: str):
         super().__init__(task.task_spec.name)
-        self.task = task
+        self.task, self.limit = task, limit
 
 
 def record_and_compact(session: Session, loaded: LoadedCase) -> list:

@@ -54,7 +54,9 @@ def test_cli_contract_end_to_end(run, database_url):
     run("users", "add", "typo", "--role", "存在しない役割", code=1)
 
     case = run("case", "open", "sample", "--as", "suzuki", "--data", '{"相談者": "重 花子"}')
-    assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data"}
+    assert set(case) == {"case_id", "pathway", "version", "status", "stage", "tasks", "timers", "data",
+                         "access"}
+    assert case["access"] == "receiving"
     assert case["stage"] == "多機関協働" and case["status"] == "open"
     [task] = case["tasks"]
     assert set(task) == {"task_id", "name", "role", "form", "due", "overdue", "element"}

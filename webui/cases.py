@@ -63,32 +63,34 @@ def event(case_id: str, message: str):
     if posted.row_action:
         return taskform.row_response(posted, EVENT_PAGE, action=action, **context)
     try:
-        engine().send_event(view["case_id"], message, actor=actor(), data=posted.data)
+        changed = engine().send_event(view["case_id"], message, actor=actor(), data=posted.data)
     except (InvalidInput, Conflict) as exc:
         errors = formdata.errors_for(message, exc.fields) if isinstance(exc, InvalidInput) else {}
         return taskform.render(EVENT_PAGE, message, posted.data, action=action, errors=errors,
                                form_error=exc.message, blank_rows=posted.blank_rows,
                                status=_status(exc), **context)
-    return _recorded(view, message)
+    return _recorded(changed, message)
 
 
 def _event_without_form(view: dict, message: str, context: dict):
     if request.method == "GET":
         return render_template(EVENT_PAGE, form=None, **context)
     try:
-        engine().send_event(view["case_id"], message, actor=actor(), data={})
+        changed = engine().send_event(view["case_id"], message, actor=actor(), data={})
     except (InvalidInput, Conflict) as exc:
         return render_template(EVENT_PAGE, form=None, form_error=exc.message, **context), _status(exc)
-    return _recorded(view, message)
+    return _recorded(changed, message)
 
 
 def _status(refusal: Exception) -> int:
     return 422 if isinstance(refusal, InvalidInput) else 409
 
 
-def _recorded(view: dict, message: str):
+def _recorded(changed: dict, message: str):
     flash(f"「{message}」を記録しました。", "success")
-    return redirect(url_for("cases.show", case_id=view["case_id"]), 303)
+    if changed["access"] == "none":  # the event closed the task that let this user in
+        return redirect(url_for("inbox.index"), 303)
+    return redirect(url_for("cases.show", case_id=changed["case_id"]), 303)
 
 
 @bp.get("/<case_id>/diagram")

@@ -73,6 +73,8 @@ def submit(task_id: str):
         flash("下書きを保存しました。このページを開き直すと、続きから入力できます。", "success")
         return redirect(url_for("tasks.show", task_id=task_id), 303)
     flash(f"『{task['name']}』を完了しました。", "success")
+    if case["access"] == "none":  # the task was all this user saw of the case (assignTo)
+        return redirect(url_for("inbox.index"), 303)
     return redirect(url_for("cases.show", case_id=case["case_id"]), 303)
 
 

@@ -16,7 +16,8 @@ INTAKE_TASK = "相談受付"
 WORKFLOWS = ROOT / "workflows"
 
 
-@given(parsers.parse('"{role}" の利用者 "{name}" がいる'))
+# A role and a name in quotes: the agency step ("機関" の "役割" の…) is another step.
+@given(parsers.re(r'"(?P<role>[^"]+)" の利用者 "(?P<name>[^"]+)" がいる'))
 def user_exists(scenario_context: ScenarioContext, role: str, name: str) -> None:
     try:
         scenario_context.kasane.add_user(name, [role], agency=scenario_context.agency_for_role(role))
@@ -37,15 +38,16 @@ def pathway_deployed(scenario_context: ScenarioContext, pathway: str) -> None:
                     f"デプロイされたパスウェイ: {', '.join(deployed) or '（なし）'}", pytrace=False)
 
 
-def open_case(ctx: ScenarioContext, role: str, datatable) -> None:
-    actor = ctx.user_for(role)
+def open_case(ctx: ScenarioContext, role: str, datatable, actor: str | None = None) -> None:
+    """Open a case as the user a role stands for (or ``actor``) and complete its intake."""
+    actor = actor or ctx.user_for(role)
     try:
         opened = ctx.kasane.open_case(PATHWAY, actor)
     except KasaneError as exc:
         engine_failure(exc, f"パスウェイ「{PATHWAY}」のケースの開始")
     ctx.case_id = opened["case_id"]
     ctx.cases.append(opened["case_id"])
-    complete(ctx, role, INTAKE_TASK, datatable)
+    complete(ctx, role, INTAKE_TASK, datatable, actor=actor)
 
 
 @given(parsers.parse('"{role}" が相談を受け付ける:'))
@@ -54,10 +56,11 @@ def intake(scenario_context: ScenarioContext, role: str, datatable) -> None:
     open_case(scenario_context, role, datatable)
 
 
-def record_event(ctx: ScenarioContext, role: str, event: str, datatable=None) -> None:
+def record_event(ctx: ScenarioContext, role: str, event: str, datatable=None,
+                 actor: str | None = None) -> None:
     case_id = ctx.current_case()
     data = form_data(event if forms.get_form(event) else None, datatable)
-    actor = ctx.user_for(role)
+    actor = actor or ctx.user_for(role)
     try:
         ctx.kasane.send_event(case_id, event, actor, data)
     except KasaneError as exc:

@@ -66,10 +66,20 @@ class ScenarioContext:
 
     def ensure_agency(self, name: str, kind: str | None = None) -> str:
         """An agency of that name, registered if it is not yet. Its kind: ``kind``, else the
-        kind of the same name if there is one, else the city's own."""
+        longest kind its name contains (「あわら市自立相談支援機関」 is a 自立相談支援機関),
+        else the city's own."""
         if name not in {a["agency"] for a in self.kasane.list_agencies()}:
-            kinds = self.kasane.list_agency_kinds()
-            self.kasane.add_agency(name, kind or (name if name in kinds else "市福祉課"))
+            named = [k for k in self.kasane.list_agency_kinds() if k in name]
+            self.kasane.add_agency(name, kind or max(named, key=len, default="市福祉課"))
+        return name
+
+    def user_named(self, name: str) -> str:
+        """A registered user, by name (the 利用者 steps name users, never roles)."""
+        with self.kasane.transaction() as session:
+            known = find_user(session, name) is not None
+        if not known:
+            pytest.fail(f"利用者「{name}」は登録されていません。先に 前提 \"機関\" の \"役割\" の"
+                        f"利用者 \"{name}\" がいる で登録してください。", pytrace=False)
         return name
 
     def _new_user_name(self, role: str) -> str:

@@ -60,11 +60,33 @@ def complete(page, case_id: int, task: str, values: dict) -> None:
     """From the case page: open the task, fill its form, complete it."""
     open_case(page, case_id)
     page.locator("#open-tasks").get_by_role("link", name=task, exact=True).click()
+    _fill_and_complete(page, task, values)
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}$"))
+
+
+def inbox_row(page, case_id: int, task: str):
+    """The task of this case in the user's inbox, newest first (the test server is shared)."""
+    page.get_by_role("link", name=re.compile("^担当タスク")).click()
+    page.get_by_label("並び順").select_option("newest")
+    page.get_by_role("button", name="絞り込む").click()
+    return page.get_by_role("row").filter(
+        has=page.get_by_role("link", name=f"ケース {case_id}", exact=True)).filter(
+        has=page.get_by_role("link", name=task, exact=True))
+
+
+def complete_from_inbox(page, case_id: int, task: str, values: dict) -> None:
+    """For a worker who sees the case only through the task assigned to their agency: the
+    inbox leads to it, and after completing it they are back at the inbox."""
+    inbox_row(page, case_id, task).get_by_role("link", name=task, exact=True).click()
+    _fill_and_complete(page, task, values)
+    expect(page.get_by_role("heading", level=1)).to_have_text("担当タスク")
+
+
+def _fill_and_complete(page, task: str, values: dict) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(task)
     fill(page, _form_of(page), values)
     page.get_by_role("button", name="完了する").click()
     expect(page.locator("#flash")).to_contain_text(f"『{task}』を完了しました。")
-    expect(page).to_have_url(re.compile(rf"/cases/{case_id}$"))
 
 
 def _form_of(page) -> str:
@@ -147,8 +169,11 @@ def test_scenario_a_from_intake_to_closure_in_the_browser(staff):
                             "共有先": [staff["agencies"]["marugoto"], staff["agencies"]["hokatsu"]],
                             "情報範囲": ["基本情報", "支援経過"]})):
         clock.set_now(day)
-        assert "アウトリーチ訪問記録" in open_tasks(outreach, case_id)
-        complete(outreach, case_id, "アウトリーチ訪問記録", {"訪問日": day, **values})
+        complete_from_inbox(outreach, case_id, "アウトリーチ訪問記録", {"訪問日": day, **values})
+    # Their visits done, the case is no longer theirs to see.
+    outreach.goto(f"/cases/{case_id}")
+    expect(outreach.get_by_role("heading", level=1)).to_have_text("ページが見つかりません")
+    expect(outreach.locator("main")).not_to_contain_text(household)
     open_case(marugoto, case_id)
     assert stage(marugoto) == "アセスメント"
     son = marugoto.get_by_role("row").filter(has_text="重 一郎")
@@ -167,10 +192,10 @@ def test_scenario_a_from_intake_to_closure_in_the_browser(staff):
     expect(marugoto.locator("#timers")).to_contain_text("2025年9月12日")
 
     clock.set_now("2025-07-01")
-    complete(sanka, case_id, "参加支援マッチング", {"受け入れ先": "みどり農園", "開始日": "2025-07-01"})
+    complete_from_inbox(sanka, case_id, "参加支援マッチング", {"受け入れ先": "みどり農園", "開始日": "2025-07-01"})
     for day in ("2025-07-15", "2025-08-01"):
         clock.set_now(day)
-        complete(sanka, case_id, "参加支援フォローアップ", {"確認日": day, "状況": "定着"})
+        complete_from_inbox(sanka, case_id, "参加支援フォローアップ", {"確認日": day, "状況": "定着"})
 
     # 09-12 The monitoring date: the task appears on the day, not the day before.
     clock.set_now("2025-09-11")

@@ -188,7 +188,9 @@ class Walk:
             assert self.open_task(name)["task_id"] == task["task_id"]  # still open
         done = post_form(client, url, html, form_fields(key, data))
         assert done.status_code == 303, done.get_data(as_text=True)[:3000]
-        assert done.headers["Location"] == f"/cases/{self.case_id}"
+        # A worker who saw the case only through this task (assignTo) goes back to the inbox.
+        assigned_only = task["role"] in ("アウトリーチ支援員", "参加支援コーディネーター")
+        assert done.headers["Location"] == ("/" if assigned_only else f"/cases/{self.case_id}")
         self.walked.add(task["element"])
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 import forms  # noqa: E402
+from bench.databases import scratch_database  # noqa: E402
 from engine import clock, migrate, state, unit_of_work  # noqa: E402
 from engine.api import Kasane  # noqa: E402
 from engine.deployments import build_pathway, parse_bundle, read_model_files  # noqa: E402
@@ -153,26 +153,13 @@ def pathway_loop_times(api: Kasane, cycles: int) -> list[float]:
     return times
 
 
-def fresh_database(url: str) -> str:
-    """An empty database next to the given PostgreSQL one, so runs never mix."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "kasane_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "kasane_bench"'))
-    admin.dispose()
-    return make_url(url).set(database="kasane_bench").render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="repetitions of each measurement")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
+    with scratch_database(args.database_url, "kasane_bench") as url:
         migrate.upgrade(url)
         api = Kasane(url)
         clock.set_now("2025-04-01")

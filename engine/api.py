@@ -86,15 +86,17 @@ class Kasane:
             return deployments.lint(paths)
 
     def deploy(self, paths, actor: str | None = None) -> list[dict]:
-        return self._deploy(deployments.read_model_bytes(paths), actor)
+        raw = deployments.read_model_bytes(paths)
+        return self._deploy(lambda: raw, actor)
 
     def deploy_files(self, files: dict, actor: str | None = None) -> list[dict]:
         """Deploy model files given as content ({name: XML}), as the modeler sends them."""
-        return self._deploy(deployments.given_files(files), actor)
+        return self._deploy(lambda: deployments.given_files(files), actor)
 
-    def _deploy(self, raw: dict[str, bytes], actor: str | None) -> list[dict]:
+    def _deploy(self, read_files, actor: str | None) -> list[dict]:
         with self._writing(actor) as (session, call):
-            self._require_manager(call, "パスウェイのデプロイ")
+            self._require_manager(call, "パスウェイのデプロイ")  # before the files say anything
+            raw = read_files()
             call.log("pathway.deploy", basis="manager", detail=",".join(sorted(raw)))
             deployed = deployments.deploy_bytes(session, raw, call.actor.name)  # refused: audited as failed
             call.entries[-1]["detail"] = ",".join(f"{d['pathway']} v{d['version']}" for d in deployed)
@@ -106,12 +108,13 @@ class Kasane:
     def lint_files(self, files: dict, actor: str | None = None) -> dict:
         """Lint model files given as content, with the same code as ``lint``. A user (the
         modeler) must be a manager; the local operator may lint before the database exists."""
-        raw = deployments.given_files(files)
         if actor is not None:
             with self._reading(actor) as (session, call):
                 self._require_manager(call, "モデルの検査")
+                raw = deployments.given_files(files)
                 call.log("pathway.lint", basis="manager", detail=",".join(sorted(raw))[:200])
                 return deployments.lint_bytes(raw, session)
+        raw = deployments.given_files(files)
         try:
             with self.reading() as session:
                 users.known_roles(session)
@@ -130,10 +133,10 @@ class Kasane:
 
     def save_model_draft(self, pathway: str, files: dict, based_on=None, actor: str | None = None) -> dict:
         """Keep the modeler's files without deploying them (not checked: drafts may be broken)."""
-        texts = {name: data.decode("utf-8", "replace") for name, data in
-                 deployments.given_files(files).items()}
         with self._writing(actor) as (session, call):
             self._require_manager(call, "モデルの下書きの保存")
+            texts = {name: data.decode("utf-8", "replace") for name, data in
+                     deployments.given_files(files).items()}
             call.log("pathway.draft", basis="manager", detail=pathway)
             return versions.save_draft(session, pathway[:200], texts, based_on, call.actor.name)
 

@@ -136,8 +136,9 @@ def for_case(session: Session, actor: Actor, case_id: int, to_work: bool = False
         or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
     access.tasks = {row.id: row for row in rows
                     if held or (row.role is not None and _assigned(row, actor))}
-    attending = attendance(session, actor)
-    access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
+    if access.support_meetings:  # most cases had none: spare the look-up
+        attending = attendance(session, actor)
+        access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
     if to_work and (access.full or access.tasks):
         return access
     access.consents = consents.scopes_for(session, case_id, actor.agency_id)

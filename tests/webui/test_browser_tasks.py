@@ -65,6 +65,7 @@ def test_a_new_consultation_goes_to_the_coordinator_who_accepts_it(page, live_se
         # The inbox, newest first (the shared test server holds other tests' cases too).
         coordinator.get_by_label("並び順").select_option("newest")
         coordinator.get_by_role("button", name="絞り込む").click()
+        expect(coordinator).to_have_url(re.compile(r"order=newest"))  # swapped in, then pushed
         row = coordinator.locator(f'[id="task-{task_id}"]')
         expect(row).to_contain_text(f"ケース {case_id}")
         expect(row).to_contain_text("重 花子")

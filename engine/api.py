@@ -634,30 +634,24 @@ class Kasane:
             self.read_audit.write(call.entries)
 
     @staticmethod
-    def _case(session, call: Call, case_id, action: str) -> Case:
-        """The case row; an unknown id is logged as a denied ``action`` and not found."""
+    def _found(call: Call, action: str, kind: str, key, lookup, **what):
+        """``lookup()``; an unknown ``key`` is logged as a denied ``action`` and not found."""
         try:
-            return get_case_row(session, case_id)
+            return lookup()
         except NotFound:
-            call.log(action, False, "none", case_id=parse_id(case_id),
-                     detail=f"ケース {str(case_id)[:50]}（存在しない）")
+            call.log(action, False, "none", detail=f"{kind} {str(key)[:50]}（存在しない）", **what)
             raise
 
-    @staticmethod
-    def _task(session, call: Call, task_id, action: str):
-        try:
-            return human_tasks.get_task(session, task_id)
-        except NotFound:
-            call.log(action, False, "none", detail=f"タスク {str(task_id)[:50]}（存在しない）")
-            raise
+    def _case(self, session, call: Call, case_id, action: str) -> Case:
+        return self._found(call, action, "ケース", case_id, lambda: get_case_row(session, case_id),
+                           case_id=parse_id(case_id))
 
-    @staticmethod
-    def _meeting(session, call: Call, meeting_id, action: str):
-        try:
-            return meetings.get_meeting(session, meeting_id)
-        except NotFound:
-            call.log(action, False, "none", detail=f"会議 {str(meeting_id)[:50]}（存在しない）")
-            raise
+    def _task(self, session, call: Call, task_id, action: str):
+        return self._found(call, action, "タスク", task_id, lambda: human_tasks.get_task(session, task_id))
+
+    def _meeting(self, session, call: Call, meeting_id, action: str):
+        return self._found(call, action, "会議", meeting_id,
+                           lambda: meetings.get_meeting(session, meeting_id))
 
     def _visible_case(self, session, call: Call, case_id, action: str, check, fire: bool = True):
         """The case and the actor's access to it. ``check`` raises the denial (logged here)

@@ -199,8 +199,8 @@ class FormSchema(Schema):
     What a kept record means is declared here too, never in the engine: ``principal``
     (the form describes 本人), ``members`` (rows field → the member each row describes),
     ``concerns`` (a field naming the member the record is about), ``scope`` (the 情報範囲
-    of fields without their own ``scope`` metadata), ``consent``, ``withdrawal`` and
-    ``meeting``.
+    of fields without their own ``scope`` metadata), ``consent``, ``withdrawal``,
+    ``meeting`` and ``plan`` (the form is a version of the case's support plan).
     """
 
     form_key: ClassVar[str | None] = None
@@ -212,6 +212,7 @@ class FormSchema(Schema):
     consent: ClassVar[ConsentFields | None] = None
     withdrawal: ClassVar[WithdrawalFields | None] = None
     meeting: ClassVar[MeetingFields | None] = None
+    plan: ClassVar[bool] = False
 
     error_messages = {"type": INVALID_FORM, "unknown": UNKNOWN_FIELD}
 

@@ -99,6 +99,7 @@ class PlanForm(FormSchema):
 
     form_key = "プラン作成"
     title = "重層的支援プラン"
+    plan = True  # the 再プラン below is a plan too: each is a version
 
     作成日 = date("作成日", "2025-06-11", required=True)
     長期目標 = text("長期目標", "母子が地域で安心して暮らし続ける。", long=True)

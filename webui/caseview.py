@@ -12,7 +12,6 @@ from webui.filters import jdate
 
 STATUS = {"open": "進行中", "closed": "終結", "suspended": "中断"}
 RECORD_KINDS = {"task": "タスク", "event": "ケースイベント"}
-PLAN_FORMS = ("プラン作成", "再プラン作成")  # domain §7: a plan and each re-plan
 # The bases that see the whole case (README, "Access policy"); any other sees a part.
 WHOLE_CASE = ("operator", "receiving", "referral")
 NOT_ENTERED = "未入力"
@@ -98,8 +97,12 @@ def timer_text(timer: dict) -> str:
 
 
 def plans(records: list[dict]) -> list[tuple[int, dict]]:
-    """Every version of the plan, oldest first, numbered from 1."""
-    return list(enumerate((r for r in records if r["form"] in PLAN_FORMS), start=1))
+    """Every version of the plan (the records of forms that declare ``plan``), oldest
+    first, numbered from 1."""
+    def is_plan(record):
+        form = forms.get_form(record["form"]) if record["form"] else None
+        return bool(form and form.plan)
+    return list(enumerate(filter(is_plan, records), start=1))
 
 
 def timeline(records: list[dict]) -> list[dict]:

@@ -81,7 +81,9 @@ def _model(key, values, errors, form_error, blank_rows, focus) -> formview.Form:
     errors = dict(errors or {})
     if form_error:
         errors[formdata.FORM_ERRORS] = [form_error, *errors.get(formdata.FORM_ERRORS, [])]
-    agencies = [a["agency"] for a in current_app.extensions["kasane"].list_agencies()]
+    # The register's agencies are the choices of an agencies field; most forms have none.
+    agencies = [a["agency"] for a in current_app.extensions["kasane"].list_agencies()] \
+        if any(s["widget"] == "agencies" for s in forms.field_specs(key)) else []
     return formview.build(key, values, errors, blank_rows,
                           default_blank_rows=current_app.config["FORM_BLANK_ROWS"], focus=focus,
                           agencies=agencies)

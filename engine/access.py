@@ -22,16 +22,16 @@ of answers "not found"; one they know of but may not use this way answers "forbi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine import consents, meetings
 from engine.errors import Forbidden, NotFound
-from engine.store import Case, CaseAgency, HumanTask
+from engine.store import Case, HumanTask
 from engine.users import MANAGER, find_user
 
-HOLDERS = CaseAgency.__table__
 TASKS = HumanTask.__table__
 CASES = Case.__table__
 
@@ -69,6 +69,14 @@ def resolve(session: Session, name: str | None, channel: str = "api",
         raise NotFound(f"利用者 '{name}' が見つかりません。")
     return Actor(user.name, user.id, frozenset(user.roles), user.agency_id, user.agency,
                  user.agency_kind, channel, origin)
+
+
+class Holders(NamedTuple):
+    """Who holds a case, as its row keeps it: what ``for_case`` needs of the case."""
+
+    id: int
+    receiving_agency_id: int | None
+    referred_kinds: str | None
 
 
 @dataclass
@@ -116,32 +124,57 @@ class CaseAccess:
         raise NotFound(f"{subject} '{self.case_id}' が見つかりません。")
 
 
-def for_case(session: Session, actor: Actor, case_id: int, to_work: bool = False) -> CaseAccess:
-    """The actor's access to a case. ``to_work``: the caller only needs to know whether the
-    actor may work on the case, so consents are looked up only to tell a denial's
-    "forbidden" from "not found"."""
-    access = CaseAccess(case_id)
-    access.support_meetings = set(meetings.support_meetings_of_case(session, case_id))
+def for_case(session: Session, actor: Actor, case, to_work: bool = False) -> CaseAccess:
+    """The actor's access to a case (its ``cases`` row, or its ``Holders``).
+    ``to_work``: the caller only needs to know whether the actor may work on the case, so
+    consents are looked up only to tell a denial's "forbidden" from "not found"."""
     if actor.operator:
-        access.full = "operator"
-        return access
+        return _with_meetings(session, actor, CaseAccess(case.id, full="operator"))
     if not actor.working_roles:
-        return access  # managers see statistics, not case files
-    connection = session.connection()
-    held = connection.scalar(select(HOLDERS.c.basis).where(
-        HOLDERS.c.case_id == case_id, _held_by(actor)).order_by(HOLDERS.c.id).limit(1))
-    access.full = held
-    rows = connection.execute(select(TASKS).where(
-        TASKS.c.case_id == case_id, TASKS.c.state == "open",
+        return _with_meetings(session, actor, CaseAccess(case.id))  # managers: statistics only
+    held = held_basis(actor, case)
+    access = _with_meetings(session, actor, CaseAccess(case.id, full=held))
+    rows = session.connection().execute(select(TASKS).where(
+        TASKS.c.case_id == case.id, TASKS.c.state == "open",
         or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
     access.tasks = {row.id: row for row in rows
                     if held or (row.role is not None and _assigned(row, actor))}
+    if access.full or (to_work and access.tasks):
+        return access  # a consent adds nothing to the whole case
+    access.consents = consents.scopes_for(session, case.id, actor.agency_id)
+    return access
+
+
+def held_basis(actor: Actor, case) -> str | None:
+    """"receiving" or "referral" when the actor's agency holds the case, read off its row
+    (the same columns ``full_cases`` tests in lists)."""
+    if case.receiving_agency_id is not None and case.receiving_agency_id == actor.agency_id:
+        return "receiving"
+    if actor.agency_kind and f",{actor.agency_kind}," in (case.referred_kinds or ","):
+        return "referral"
+    return None
+
+
+def holds_any(session: Session, actor: Actor, case_ids) -> bool:
+    """Whether the actor holds any of these cases whole."""
+    return bool(case_ids) and session.connection().scalar(
+        select(exists().where(CASES.c.id.in_(list(case_ids)), full_cases(actor))))
+
+
+def after_write(session: Session, actor: Actor, case, before: CaseAccess) -> CaseAccess:
+    """The actor's access to a case they just wrote, for the answer. Holders are only ever
+    added, so one who held the case whole still does: only its 支援会議 (which the write
+    may have added) are read again. Anyone else's access is asked afresh."""
+    if not before.full:
+        return for_case(session, actor, case)
+    return _with_meetings(session, actor, CaseAccess(case.id, full=before.full))
+
+
+def _with_meetings(session: Session, actor: Actor, access: CaseAccess) -> CaseAccess:
+    access.support_meetings = set(meetings.support_meetings_of_case(session, access.case_id))
     if access.support_meetings:  # most cases had none: spare the look-up
         attending = attendance(session, actor)
         access.meetings = {m: attending[m] for m in access.support_meetings if m in attending}
-    if to_work and (access.full or access.tasks):
-        return access
-    access.consents = consents.scopes_for(session, case_id, actor.agency_id)
     return access
 
 
@@ -232,7 +265,3 @@ def consented_member(actor: Actor, member_id_column, scope: str):
                consents.SHARED.c.agency_id == actor.agency_id,
                consents.CONSENTS.c.scope_list.like(f"%,{scope},%"), consents.active()))
 
-
-def _held_by(actor: Actor):
-    """A holder row naming the actor's agency, or its kind (a referral)."""
-    return or_(HOLDERS.c.agency_id == actor.agency_id, HOLDERS.c.agency_kind == actor.agency_kind)

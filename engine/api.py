@@ -243,9 +243,9 @@ class Kasane:
                 raise ModelFailure(f"新しいケースで最初のタスク「{first['name']}」が開きませんでした。"
                                    f"パスウェイ '{pathway}' のモデルを確認してください。")
             task = human_tasks.get_task(session, opened[0]["task_id"])
-            self._to_work(session, call, task, "task.complete")
+            seen = self._to_work(session, call, task, "task.complete")
             case = human_tasks.complete_task(session, task, call.actor, values)
-            return self._as_seen(session, call, case)
+            return self._as_seen(session, call, case, seen)
 
     def show_case(self, case_id, actor: str | None = None) -> dict:
         def check(seen):
@@ -289,14 +289,14 @@ class Kasane:
     def send_event(self, case_id, message: str, actor: str, data: dict | None = None) -> dict:
         with self._writing(actor, required=True) as (session, call):
             row = self._case(session, call, case_id, "case.event")
-            seen = access.for_case(session, call.actor, row.id, to_work=True)
+            seen = access.for_case(session, call.actor, row, to_work=True)
             call.log("case.event", bool(seen.full or seen.tasks), seen.basis, case_id=row.id,
                      detail=str(message)[:200])
             access.require_case_work(seen, f"「{message}」の記録")
             form_key = message if forms.get_form(message) else None  # an event's form: its name
             values = validate_form(form_key, data)
             changed = events.send_event(session, row.id, message, call.actor, values, form_key)
-            return self._as_seen(session, call, changed)
+            return self._as_seen(session, call, changed, seen)
 
     def search_cases(self, query: str, actor: str | None = None, limit: int = 50,
                      after: str | None = None) -> list[dict]:
@@ -401,14 +401,14 @@ class Kasane:
         check_data({} if data is None else data)  # before anything is looked up or run
         with self._writing(actor, required=True) as (session, call):
             row = self._task(session, call, task_id, "task.complete")
-            self._to_work(session, call, row, "task.complete")
+            seen = self._to_work(session, call, row, "task.complete")
             human_tasks.require_open(row)
             values = validate_form(row.form_key, data)
             if case_version is not None and get_case_row(session, row.case_id).version_id != case_version:
                 raise Conflict("このケースは表示したあとで更新されました。最新の内容を"
                                            "読み込み直してから入力してください（入力内容は残ります）。")
             case = human_tasks.complete_task(session, row, call.actor, values)
-            return self._as_seen(session, call, case)
+            return self._as_seen(session, call, case, seen)
 
     def claim_task(self, task_id: str, actor: str) -> dict:
         return self._claim(task_id, actor, claim=True)
@@ -443,8 +443,7 @@ class Kasane:
             who = call.actor
             agenda = meetings.cases_of(session, meeting.id)
             attending = True if who.operator else access.attendance(session, who).get(meeting.id)
-            holds_any = who.operator or any(access.for_case(session, who, c, to_work=True).full
-                                            for c in agenda)
+            holds_any = who.operator or access.holds_any(session, who, agenda)
             if attending is None and not holds_any:
                 _log_agenda(call, "meeting.show", False, "none", meeting.id, agenda)
                 raise NotFound(f"会議 '{meeting_id}' が見つかりません。")
@@ -660,7 +659,7 @@ class Kasane:
         access is asked again, of the case as it is now."""
         row = self._case(session, call, case_id, action)
         while True:
-            seen = access.for_case(session, call.actor, row.id)
+            seen = access.for_case(session, call.actor, row)
             try:
                 check(seen)
             except KasaneError:
@@ -673,21 +672,25 @@ class Kasane:
             self._fire_due_timers(number)
             row = get_case_row(session, number)
 
-    def _as_seen(self, session, call: Call, row: Case) -> dict:
-        """What a write returns: the case summary as the actor may see it now."""
-        return cases.summary_for(session, row, access.for_case(session, call.actor, row.id))
+    def _as_seen(self, session, call: Call, row: Case, before: access.CaseAccess | None = None) -> dict:
+        """What a write returns: the case summary as the actor may see it now (``before``:
+        their access when the write began)."""
+        seen = (access.for_case(session, call.actor, row) if before is None
+                else access.after_write(session, call.actor, row, before))
+        return cases.summary_for(session, row, seen)
 
     def _to_work(self, session, call: Call, row, action: str):
         """The access of an actor who wants to work a task; refuse (and log) otherwise. A
         task that is no longer open is a conflict for those who know the case."""
-        seen = access.for_case(session, call.actor, row.case_id, to_work=True)
+        case = access.Holders(row.case_id, row.receiving_agency_id, row.referred_kinds)
+        seen = access.for_case(session, call.actor, case, to_work=True)
         allowed = access.may_work(seen, row)
         call.log(action, allowed, seen.basis, case_id=row.case_id, detail=row.name)
         # Task ids are unguessable; saying which role a task needs tells nothing of the case.
         if not allowed and row.role and row.role not in call.actor.roles and not call.actor.operator:
             access.require_role(call.actor, row)
         if not allowed:
-            seen = access.for_case(session, call.actor, row.case_id)
+            seen = access.for_case(session, call.actor, case)
             if seen.knows:
                 human_tasks.require_open(row)
             access.require_task(seen, call.actor, row)

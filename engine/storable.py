@@ -258,16 +258,18 @@ def _workflows(workflow):
 def check_workflow(workflow, since: float | None = None) -> int:
     """Check the data a case is about to store, against one budget: every process's
     data and data objects and every task's data; with ``since`` (a time.time() value,
-    when the case was loaded), finished tasks unchanged since then are skipped, since
-    they were checked when they finished. Raises InvalidInput naming the element and
-    the path; returns the estimated size in bytes of what was checked."""
+    when the case was loaded), tasks whose state has not changed since then are skipped:
+    SpiffWorkflow gives a task its data as its state changes, so theirs was checked when
+    the case was last saved. READY tasks are always checked, since the engine fills in
+    their data before it runs them. Raises InvalidInput naming the element and the path;
+    returns the estimated size in bytes of what was checked."""
     walker = Walker()
     element = None
     try:
         for wf in _workflows(workflow):
             for task in wf.tasks.values():  # first, so a bad value is named where it arose
                 if since is not None and task.last_state_change < since and \
-                        task.has_state(TaskState.FINISHED_MASK):
+                        not task.has_state(TaskState.READY):
                     continue
                 element = task.task_spec.bpmn_id or task.task_spec.name
                 walker.check_data(task.data)

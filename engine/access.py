@@ -77,6 +77,7 @@ class Holders(NamedTuple):
     id: int
     receiving_agency_id: int | None
     referred_kinds: str | None
+    support_meetings: bool | None = None  # whether a 支援会議 discussed it; None: not known
 
 
 @dataclass
@@ -128,12 +129,13 @@ def for_case(session: Session, actor: Actor, case, to_work: bool = False) -> Cas
     """The actor's access to a case (its ``cases`` row, or its ``Holders``).
     ``to_work``: the caller only needs to know whether the actor may work on the case, so
     consents are looked up only to tell a denial's "forbidden" from "not found"."""
+    on_agenda = getattr(case, "support_meetings", None)
     if actor.operator:
-        return _with_meetings(session, actor, CaseAccess(case.id, full="operator"))
-    if not actor.working_roles:
-        return _with_meetings(session, actor, CaseAccess(case.id))  # managers: statistics only
+        return _with_meetings(session, actor, CaseAccess(case.id, full="operator"), on_agenda)
+    if not actor.working_roles:  # managers see statistics only
+        return _with_meetings(session, actor, CaseAccess(case.id), on_agenda)
     held = held_basis(actor, case)
-    access = _with_meetings(session, actor, CaseAccess(case.id, full=held))
+    access = _with_meetings(session, actor, CaseAccess(case.id, full=held), on_agenda)
     rows = session.connection().execute(select(TASKS).where(
         TASKS.c.case_id == case.id, TASKS.c.state == "open",
         or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
@@ -163,14 +165,22 @@ def holds_any(session: Session, actor: Actor, case_ids) -> bool:
 
 def after_write(session: Session, actor: Actor, case, before: CaseAccess) -> CaseAccess:
     """The actor's access to a case they just wrote, for the answer. Holders are only ever
-    added, so one who held the case whole still does: only its 支援会議 (which the write
-    may have added) are read again. Anyone else's access is asked afresh."""
+    added, so one who held the case whole still does; its 支援会議 and their attendees
+    change only when the write recorded a meeting. Anyone else's access is asked afresh."""
     if not before.full:
         return for_case(session, actor, case)
-    return _with_meetings(session, actor, CaseAccess(case.id, full=before.full))
+    if meetings.recorded_in(session):
+        return _with_meetings(session, actor, CaseAccess(case.id, full=before.full))
+    return CaseAccess(case.id, full=before.full, meetings=before.meetings,
+                      support_meetings=before.support_meetings)
 
 
-def _with_meetings(session: Session, actor: Actor, access: CaseAccess) -> CaseAccess:
+def _with_meetings(session: Session, actor: Actor, access: CaseAccess,
+                   on_agenda: bool | None = None) -> CaseAccess:
+    """The 支援会議 the case was on, and which of them the actor attends (``on_agenda``
+    False: known to be none)."""
+    if on_agenda is False:
+        return access
     access.support_meetings = set(meetings.support_meetings_of_case(session, access.case_id))
     if access.support_meetings:  # most cases had none: spare the look-up
         attending = attendance(session, actor)

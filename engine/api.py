@@ -682,7 +682,8 @@ class Kasane:
     def _to_work(self, session, call: Call, row, action: str):
         """The access of an actor who wants to work a task; refuse (and log) otherwise. A
         task that is no longer open is a conflict for those who know the case."""
-        case = access.Holders(row.case_id, row.receiving_agency_id, row.referred_kinds)
+        case = access.Holders(row.case_id, row.receiving_agency_id, row.referred_kinds,
+                              bool(row.support_meetings))
         seen = access.for_case(session, call.actor, case, to_work=True)
         allowed = access.may_work(seen, row)
         call.log(action, allowed, seen.basis, case_id=row.case_id, detail=row.name)

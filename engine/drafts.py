@@ -1,7 +1,7 @@
 """Drafts: a task form saved half-done by one user, kept until the task is done."""
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, state
@@ -31,6 +31,11 @@ def load(session: Session, task_id: str, user_id: int | None) -> dict | None:
         return None
     values, saved_at = row
     return {"values": dict(values), "saved_at": saved_at.astimezone(clock.LOCAL_TZ).isoformat()}
+
+
+def kept_for(task_id_column):
+    """Whether anyone keeps a draft of the task, as a condition on a task id column."""
+    return exists().where(DRAFTS.c.task_id == task_id_column)
 
 
 def discard(session: Session, task_id: str) -> None:

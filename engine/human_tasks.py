@@ -12,7 +12,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import access, clock, drafts, history, records
+from engine import access, clock, drafts, history, meetings, records
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.modelcheck import validation_refs
 from engine.store import Case, Member
@@ -157,10 +157,14 @@ def check_validation_rule(pathway, task, values: dict) -> None:
 
 
 def get_task(session: Session, task_id) -> object:
-    """A task's index row, with who holds its case (for the access policy)."""
+    """A task's index row, with what working it needs to know beside: who holds its case
+    and whether a 支援会議 discussed it (for the access policy), and whether anyone keeps
+    a draft of the task."""
     text = str(task_id)
     row = session.connection().execute(
-        select(TASKS, CASES.c.receiving_agency_id, CASES.c.referred_kinds)
+        select(TASKS, CASES.c.receiving_agency_id, CASES.c.referred_kinds,
+               meetings.on_support_meeting_agenda(CASES.c.id).label("support_meetings"),
+               drafts.kept_for(TASKS.c.id).label("has_drafts"))
         .join(CASES, CASES.c.id == TASKS.c.case_id).where(TASKS.c.id == text)).first() \
         if len(text) <= 36 else None
     if row is None:
@@ -203,7 +207,8 @@ def complete_task(session: Session, row, user, values: dict):
             raise model_error(exc, row.case_id) from exc
         session.connection().execute(update(TASKS).where(TASKS.c.id == row.id).values(
             state="completed", closed_at=clock.now(), closed_by=user_name))
-        drafts.discard(session, row.id)
+        if row.has_drafts:
+            drafts.discard(session, row.id)
         changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
         history.append(session, row.case_id, "task_completed", actor=user_name, task_id=row.id,
                        name=row.name, form=row.form_key, record_id=record_id, changes=changes)

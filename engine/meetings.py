@@ -7,7 +7,7 @@ before its materials open to them.
 """
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
 import forms
@@ -20,6 +20,7 @@ ATTENDEES = MeetingAttendee.__table__
 AGENDA = MeetingCase.__table__
 USERS = User.__table__
 SUPPORT_MEETING = "support_meeting"
+_RECORDED = "kasane.meeting_recorded"  # session.info: this unit of work recorded a meeting
 
 
 def record(session: Session, case_id: int, form, values: dict, user) -> int | None:
@@ -27,6 +28,7 @@ def record(session: Session, case_id: int, form, values: dict, user) -> int | No
     spec = form.meeting
     if spec.when and not values.get(spec.when):
         return None
+    session.info[_RECORDED] = True
     connection = session.connection()
     meeting_id = _linked(session, spec, values)
     if meeting_id is None:
@@ -109,6 +111,18 @@ def attendance(session: Session, user_id: int | None) -> dict[int, bool]:
             for row in session.connection().execute(
                 select(ATTENDEES.c.meeting_id, ATTENDEES.c.acknowledged_at)
                 .where(ATTENDEES.c.user_id == user_id))}
+
+
+def recorded_in(session: Session) -> bool:
+    """Whether this session recorded a meeting: only that changes which meetings a case
+    was on, or who attends them."""
+    return session.info.get(_RECORDED, False)
+
+
+def on_support_meeting_agenda(case_id_column):
+    """Whether a 支援会議 discussed the case, as a condition on a case id column."""
+    return exists().where(AGENDA.c.case_id == case_id_column, AGENDA.c.meeting_id == MEETINGS.c.id,
+                          MEETINGS.c.basis == SUPPORT_MEETING)
 
 
 def support_meetings_of_case(session: Session, case_id: int) -> list[int]:

@@ -14,9 +14,10 @@ from typing import Any, Optional
 
 from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
                         PrimaryKeyConstraint, String, Text, TypeDecorator, UniqueConstraint,
-                        create_engine, event)
+                        create_engine, event, exists)
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (DeclarativeBase, Mapped, column_property, mapped_column, relationship,
+                            sessionmaker)
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict, InvalidInput
@@ -414,6 +415,11 @@ class Incident(Base):
     element: Mapped[Optional[str]] = mapped_column(String(200))
     retry_count: Mapped[int] = mapped_column(default=0)
     resolved_at: Mapped[Optional[datetime]]
+
+
+# Read with the case, so that a step resolves incidents only on a case that has one open.
+Case.open_incident = column_property(exists().where(Incident.case_id == Case.id,
+                                                    Incident.resolved_at.is_(None)))
 
 
 def _configure_sqlite(engine: SqlEngine, foreign_keys: bool) -> None:

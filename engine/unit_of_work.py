@@ -37,6 +37,7 @@ class LoadedCase:
     deadline: float = 0.0
     finished: list = field(default_factory=list)  # every element finished in this unit
     started_at: float = field(default_factory=time.time)  # when the unit loaded the case
+    open_incident: bool = False  # when it was loaded
 
 
 def get_case_row(session: Session, case_id) -> Case:
@@ -59,7 +60,8 @@ def load_case(session: Session, case_id, fire: bool = True) -> LoadedCase:
     row = get_case_row(session, case_id)
     pathway = deployments.load_pathway(row.deployment)
     loaded = LoadedCase(row, pathway, state.load(row.state, pathway.spec, pathway.subprocess_specs),
-                        time.time(), deadline=time.monotonic() + limits.current().max_case_seconds)
+                        time.time(), deadline=time.monotonic() + limits.current().max_case_seconds,
+                        open_incident=row.open_incident)
     if fire:
         fire_timers(session, loaded)
     return loaded
@@ -173,9 +175,10 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     row.updated_at = clock.now()
     # The case ran: whatever failed before (and made an incident) no longer does.
     row.retry_at = None
-    session.execute(update(INCIDENTS).where(INCIDENTS.c.case_id == row.id,
-                                            INCIDENTS.c.resolved_at.is_(None))
-                    .values(resolved_at=row.updated_at))
+    if loaded.open_incident:
+        session.execute(update(INCIDENTS).where(INCIDENTS.c.case_id == row.id,
+                                                INCIDENTS.c.resolved_at.is_(None))
+                        .values(resolved_at=row.updated_at))
     session.flush()
 
 

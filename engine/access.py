@@ -125,10 +125,13 @@ class CaseAccess:
         raise NotFound(f"{subject} '{self.case_id}' が見つかりません。")
 
 
-def for_case(session: Session, actor: Actor, case, to_work: bool = False) -> CaseAccess:
+def for_case(session: Session, actor: Actor, case, to_work: bool = False, task=None) -> CaseAccess:
     """The actor's access to a case (its ``cases`` row, or its ``Holders``).
     ``to_work``: the caller only needs to know whether the actor may work on the case, so
-    consents are looked up only to tell a denial's "forbidden" from "not found"."""
+    consents are looked up only to tell a denial's "forbidden" from "not found".
+    ``task``: the one task the actor wants to work (a ``human_tasks.get_task`` row); only
+    it is looked at, not the case's other tasks or consents, so a refusal is explained by
+    asking again without it."""
     on_agenda = getattr(case, "support_meetings", None)
     if actor.operator:
         return _with_meetings(session, actor, CaseAccess(case.id, full="operator"), on_agenda)
@@ -136,15 +139,24 @@ def for_case(session: Session, actor: Actor, case, to_work: bool = False) -> Cas
         return _with_meetings(session, actor, CaseAccess(case.id), on_agenda)
     held = held_basis(actor, case)
     access = _with_meetings(session, actor, CaseAccess(case.id, full=held), on_agenda)
-    rows = session.connection().execute(select(TASKS).where(
-        TASKS.c.case_id == case.id, TASKS.c.state == "open",
-        or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
+    if task is not None:
+        rows = [task] if task.state == "open" and task.role in {*actor.working_roles, None} else []
+    else:
+        rows = session.connection().execute(select(TASKS).where(
+            TASKS.c.case_id == case.id, TASKS.c.state == "open",
+            or_(TASKS.c.role.in_(sorted(actor.working_roles)), TASKS.c.role.is_(None))))
     access.tasks = {row.id: row for row in rows
                     if held or (row.role is not None and _assigned(row, actor))}
-    if access.full or (to_work and access.tasks):
+    if access.full or task is not None or (to_work and access.tasks):
         return access  # a consent adds nothing to the whole case
     access.consents = consents.scopes_for(session, case.id, actor.agency_id)
     return access
+
+
+def case_of_task(task) -> Holders:
+    """The case of a ``human_tasks.get_task`` row, as far as the policy needs it."""
+    return Holders(task.case_id, task.receiving_agency_id, task.referred_kinds,
+                   bool(task.support_meetings))
 
 
 def held_basis(actor: Actor, case) -> str | None:

@@ -682,16 +682,16 @@ class Kasane:
     def _to_work(self, session, call: Call, row, action: str):
         """The access of an actor who wants to work a task; refuse (and log) otherwise. A
         task that is no longer open is a conflict for those who know the case."""
-        case = access.Holders(row.case_id, row.receiving_agency_id, row.referred_kinds,
-                              bool(row.support_meetings))
-        seen = access.for_case(session, call.actor, case, to_work=True)
+        case = access.case_of_task(row)
+        seen = access.for_case(session, call.actor, case, task=row)
         allowed = access.may_work(seen, row)
+        if not allowed:  # the whole picture, to log on which basis and tell how to refuse
+            seen = access.for_case(session, call.actor, case, to_work=True)
         call.log(action, allowed, seen.basis, case_id=row.case_id, detail=row.name)
         # Task ids are unguessable; saying which role a task needs tells nothing of the case.
         if not allowed and row.role and row.role not in call.actor.roles and not call.actor.operator:
             access.require_role(call.actor, row)
         if not allowed:
-            seen = access.for_case(session, call.actor, case)
             if seen.knows:
                 human_tasks.require_open(row)
             access.require_task(seen, call.actor, row)

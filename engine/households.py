@@ -113,7 +113,8 @@ def apply_form(session: Session, case_id: int, form, values: dict) -> tuple[int 
     """Add or update the members a submitted form describes.
 
     Returns the record's subject (the member named by ``concerns``, else the principal the
-    form describes, else the case's 本人) and, per rows field, the member of each row.
+    form describes, else None: the case's 本人, see ``principal_id``) and, per rows field,
+    the member of each row.
     """
     subject = None
     person = getattr(form, "principal", None)
@@ -140,10 +141,14 @@ def apply_form(session: Session, case_id: int, form, values: dict) -> tuple[int 
     concerns = getattr(form, "concerns", None)
     if concerns and values.get(concerns):
         subject = upsert(session, case_id, values[concerns])
-    if subject is None:
-        own = principal_of(session, case_id)
-        subject = own.id if own is not None else None
     return subject, row_members
+
+
+def principal_id(case_id: int):
+    """The id of the case's 本人, as a scalar subquery (so a record names its subject in
+    the statement that writes it)."""
+    return select(MEMBERS.c.id).where(MEMBERS.c.case_id == case_id, MEMBERS.c.principal.is_(True)) \
+        .limit(1).scalar_subquery()
 
 
 def member_dict(member) -> dict:

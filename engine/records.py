@@ -23,17 +23,15 @@ def keep(session: Session, case_id: int, kind: str, form_key: str | None, name: 
          user, values: dict, task_id: str | None = None, element: str | None = None) -> int:
     """Keep a submitted form (``values`` as loaded by its schema) and apply what it declares."""
     form = forms.get_form(form_key) if form_key else None
-    if form is not None:
-        subject, row_members = households.apply_form(session, case_id, form, values)
-    else:
-        own = households.principal_of(session, case_id)
-        subject, row_members = (own.id if own is not None else None), {}
+    subject, row_members = households.apply_form(session, case_id, form, values) \
+        if form is not None else (None, {})
     connection = session.connection()
-    record_id = connection.execute(insert(RECORDS).values(
+    record_id, subject = connection.execute(insert(RECORDS).values(
         case_id=case_id, kind=kind, form_key=form_key, name=name, task_id=task_id,
         element=element, actor=user.name, at=clock.now(), values=state.json_ready(values),
-        scopes=record_scopes(form, values), subject_id=subject, row_members=row_members,
-        meeting_id=None)).inserted_primary_key[0]
+        scopes=record_scopes(form, values), row_members=row_members, meeting_id=None,
+        subject_id=subject if subject is not None else households.principal_id(case_id))
+        .returning(RECORDS.c.id, RECORDS.c.subject_id)).one()
     concerned = {subject, *(m for ids in row_members.values() for m in ids)} - {None}
     if concerned:
         connection.execute(insert(RECORD_MEMBERS), [{"record_id": record_id, "member_id": m}

@@ -22,7 +22,7 @@ import forms
 from forms.validation import check_data, check_flat_object, validate_form
 from engine import (access, agencies, audit, case_migration, cases, clock, consents, coverage,
                     deployments, events, drafts, households, human_tasks, incidents, meetings,
-                    records, search, sweep, task_index, users, versions)
+                    records, search, sweep, users, versions)
 from engine.errors import Conflict, Forbidden, InvalidInput, KasaneError, ModelFailure, NotFound
 from engine.store import (Case, database_url, make_engine, make_read_sessionmaker,
                           make_sessionmaker, parse_id, transaction)
@@ -204,9 +204,9 @@ class Kasane:
         with self._writing(actor, required=True) as (session, call):
             call.log("case.open", basis="receiving", detail=str(pathway)[:200])
             data = check_flat_object(data or {})
-            row = cases.open_case(session, pathway, call.actor, data)
-            call.entries[-1]["case_id"] = row.id
-            return self._as_seen(session, call, row)
+            opened = cases.open_case(session, pathway, call.actor, data)
+            call.entries[-1]["case_id"] = opened.row.id
+            return self._as_seen(session, call, opened)
 
     def first_task(self, pathway: str) -> dict:
         """The user task a new case of the pathway (its latest version) opens with: element,
@@ -236,9 +236,9 @@ class Kasane:
                 call.log("case.open", False, "none", detail=first["name"])
                 raise Forbidden(f"「{first['name']}」は役割「{first['role']}」の利用者だけが行えます。")
             values = validate_form(first["form"], data) if first["form"] else check_flat_object(data or {})
-            row = cases.open_case(session, pathway, call.actor, {})
-            call.log("case.open", basis="receiving", case_id=row.id)
-            opened = [t for t in task_index.open_tasks_of(session, row.id) if t["element"] == first["element"]]
+            new = cases.open_case(session, pathway, call.actor, {})
+            call.log("case.open", basis="receiving", case_id=new.row.id)
+            opened = [t for t in new.open_tasks if t["element"] == first["element"]]
             if not opened:
                 raise ModelFailure(f"新しいケースで最初のタスク「{first['name']}」が開きませんでした。"
                                    f"パスウェイ '{pathway}' のモデルを確認してください。")
@@ -672,12 +672,13 @@ class Kasane:
             self._fire_due_timers(number)
             row = get_case_row(session, number)
 
-    def _as_seen(self, session, call: Call, row: Case, before: access.CaseAccess | None = None) -> dict:
-        """What a write returns: the case summary as the actor may see it now (``before``:
-        their access when the write began)."""
+    def _as_seen(self, session, call: Call, written, before: access.CaseAccess | None = None) -> dict:
+        """What a write returns: the case summary as the actor may see it now (``written``:
+        the unit of work that saved it; ``before``: their access when the write began)."""
+        row = written.row
         seen = (access.for_case(session, call.actor, row) if before is None
                 else access.after_write(session, call.actor, row, before))
-        return cases.summary_for(session, row, seen)
+        return cases.summary_for(session, row, seen, open_tasks=written.open_tasks)
 
     def _to_work(self, session, call: Call, row, action: str):
         """The access of an actor who wants to work a task; refuse (and log) otherwise. A

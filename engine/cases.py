@@ -8,10 +8,10 @@ from engine import agencies, consents, deployments, history, households, meeting
 from engine.access import CaseAccess, sees_minutes
 from engine.errors import NotFound
 from engine.store import Case, Incident, StepRecord
-from engine.unit_of_work import new_case, run_engine_steps, save_case
+from engine.unit_of_work import LoadedCase, new_case, run_engine_steps, save_case
 
 
-def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
+def open_case(session: Session, pathway_id: str, user, data: dict) -> LoadedCase:
     """Open a case; the user's agency is the one that received it."""
     deployment = deployments.latest_deployment(session, pathway_id)
     if deployment is None:
@@ -22,7 +22,7 @@ def open_case(session: Session, pathway_id: str, user, data: dict) -> Case:
                    pathway=pathway_id, version=loaded.pathway.version, data=data)
     run_engine_steps(session, loaded)
     save_case(session, loaded)
-    return loaded.row
+    return loaded
 
 
 def first_user_task(pathway) -> dict | None:
@@ -54,27 +54,28 @@ def _first_user_task(process, subprocess_specs: dict, entered: set) -> dict | No
     return None
 
 
-def summary(session: Session, row: Case) -> dict:
-    """The whole case summary (the CLI contract's keys), as the operator sees it."""
+def summary(session: Session, row: Case, open_tasks: list | None = None) -> dict:
+    """The whole case summary (the CLI contract's keys), as the operator sees it
+    (``open_tasks``: as the step that just saved the case left them)."""
     return {
         "case_id": row.id,
         "pathway": row.pathway,
         "version": row.deployment.version,
         "status": row.status,
         "stage": row.stage,
-        "tasks": task_index.open_tasks_of(session, row.id),
+        "tasks": open_tasks if open_tasks is not None else task_index.open_tasks_of(session, row.id),
         "timers": list(row.timers),
         "data": dict(row.data),
     }
 
 
 def summary_for(session: Session, row: Case, access: CaseAccess,
-                withheld: records.Withheld | None = None) -> dict:
+                withheld: records.Withheld | None = None, open_tasks: list | None = None) -> dict:
     """The case summary as one actor may see it (what a write returns): whole for its
     holders, else the open tasks the actor may work and the case data they read; either
     way without what came from a 支援会議 the actor may not read."""
     withheld = withheld or records.Withheld(session, row.id, access.hidden_meetings)
-    result = summary(session, row)
+    result = summary(session, row, open_tasks)
     if not access.full:
         reads = {name.strip() for t in access.tasks.values() for name in (t.reads or "").split(",")}
         result.update(tasks=[t for t in result["tasks"] if t["task_id"] in access.tasks],

@@ -50,4 +50,4 @@ def send_event(session: Session, case_id, message: str, user, values: dict, form
             raise model_error(exc, loaded.row.id) from exc
         history.append(session, loaded.row.id, "event", actor=user.name, name=message,
                        record_id=record_id, data=values)
-    return loaded.row
+    return loaded

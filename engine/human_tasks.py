@@ -212,4 +212,4 @@ def complete_task(session: Session, row, user, values: dict):
         changes = {k: v for k, v in values.items() if k not in before or before[k] != v}
         history.append(session, row.case_id, "task_completed", actor=user_name, task_id=row.id,
                        name=row.name, form=row.form_key, record_id=record_id, changes=changes)
-    return loaded.row
+    return loaded

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -29,6 +30,7 @@ def task_dict(task, with_case: bool = False, now: datetime | None = None) -> dic
 
 
 def open_tasks_of(session: Session, case_id: int) -> list[dict]:
+    """The case's open tasks, oldest first (as ``index_ready_tasks`` returns them)."""
     rows = session.connection().execute(
         select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.state == "open")
         .order_by(TASKS.c.created_at, TASKS.c.name))
@@ -41,15 +43,17 @@ def form_key(task_spec) -> str | None:
     return form.key if form is not None and form.key else None
 
 
-def index_ready_tasks(session: Session, case, workflow) -> None:
-    """Make the index match the workflow: add new READY user tasks, cancel vanished ones."""
+def index_ready_tasks(session: Session, case, workflow) -> list[dict]:
+    """Make the index match the workflow: add new READY user tasks, cancel vanished ones.
+    Returns the case's open tasks as ``open_tasks_of`` would read them now."""
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY)
              if t.task_spec.manual}
     # Plain statements on the connection, as for history: the index is never held as
     # objects while a case changes.
     connection = session.connection()
-    indexed = set(connection.scalars(select(TASKS.c.id).where(
-        TASKS.c.case_id == case.id, TASKS.c.state == "open")))
+    rows = {row.id: row for row in connection.execute(select(TASKS).where(
+        TASKS.c.case_id == case.id, TASKS.c.state == "open"))}
+    indexed = set(rows)
     now = clock.now()
     gone = indexed - set(ready)
     if gone:
@@ -75,6 +79,8 @@ def index_ready_tasks(session: Session, case, workflow) -> None:
         if task_id not in indexed and refer_to:
             agencies.refer(session, case, [k.strip() for k in refer_to.split(",") if k.strip()],
                            task.task_spec.bpmn_id or task.task_spec.name)
+    still_open = [rows[task_id] for task_id in indexed - gone] + [SimpleNamespace(**row) for row in new]
+    return [task_dict(t, now=now) for t in sorted(still_open, key=lambda t: (t.created_at, t.name))]
 
 
 def due_time(task, created, case_id: int | None = None):

@@ -38,6 +38,7 @@ class LoadedCase:
     finished: list = field(default_factory=list)  # every element finished in this unit
     started_at: float = field(default_factory=time.time)  # when the unit loaded the case
     open_incident: bool = False  # when it was loaded
+    open_tasks: list | None = None  # once saved: its open tasks (task_index.task_dict)
 
 
 def get_case_row(session: Session, case_id) -> Case:
@@ -163,7 +164,7 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     except InvalidInput as exc:
         raise ModelFailure(exc.message, exc.fields, case_id=row.id) from exc
     row.stage, row.status = snapshot.stage_and_status(workflow, loaded.finished, row.stage)
-    task_index.index_ready_tasks(session, row, workflow)
+    loaded.open_tasks = task_index.index_ready_tasks(session, row, workflow)
     try:
         row.timers, row.next_timer_at = timers.pending_timers(workflow)
     except ValueError as exc:

@@ -400,7 +400,7 @@ class Kasane:
         """Complete a task. ``case_version`` (from get_task) refuses a stale form."""
         check_data({} if data is None else data)  # before anything is looked up or run
         with self._writing(actor, required=True) as (session, call):
-            row = self._task(session, call, task_id, "task.complete")
+            row = self._task(session, call, task_id, "task.complete", with_case=True)
             seen = self._to_work(session, call, row, "task.complete")
             human_tasks.require_open(row)
             values = validate_form(row.form_key, data)
@@ -645,8 +645,9 @@ class Kasane:
         return self._found(call, action, "ケース", case_id, lambda: get_case_row(session, case_id),
                            case_id=parse_id(case_id))
 
-    def _task(self, session, call: Call, task_id, action: str):
-        return self._found(call, action, "タスク", task_id, lambda: human_tasks.get_task(session, task_id))
+    def _task(self, session, call: Call, task_id, action: str, with_case: bool = False):
+        return self._found(call, action, "タスク", task_id,
+                           lambda: human_tasks.get_task(session, task_id, with_case))
 
     def _meeting(self, session, call: Call, meeting_id, action: str):
         return self._found(call, action, "会議", meeting_id,

@@ -156,17 +156,20 @@ def check_validation_rule(pathway, task, values: dict) -> None:
         raise InvalidInput(" ".join(messages))
 
 
-def get_task(session: Session, task_id) -> object:
+def get_task(session: Session, task_id, with_case: bool = False) -> object:
     """A task's index row, with what working it needs to know beside: who holds its case
     and whether a 支援会議 discussed it (for the access policy), and whether anyone keeps
-    a draft of the task."""
+    a draft of the task. ``with_case``: the case's row comes along, as ``Case`` (loaded
+    into the session, where the unit of work about to run the case finds it)."""
     text = str(task_id)
-    row = session.connection().execute(
-        select(TASKS, CASES.c.receiving_agency_id, CASES.c.referred_kinds,
-               meetings.on_support_meeting_agenda(CASES.c.id).label("support_meetings"),
-               drafts.kept_for(TASKS.c.id).label("has_drafts"))
-        .join(CASES, CASES.c.id == TASKS.c.case_id).where(TASKS.c.id == text)).first() \
-        if len(text) <= 36 else None
+    if len(text) > 36:
+        raise NotFound(f"タスク '{task_id}' が見つかりません。")
+    statement = select(TASKS, CASES.c.receiving_agency_id, CASES.c.referred_kinds,
+                       meetings.on_support_meeting_agenda(CASES.c.id).label("support_meetings"),
+                       drafts.kept_for(TASKS.c.id).label("has_drafts"),
+                       *([Case] if with_case else [])) \
+        .select_from(TASKS).join(CASES, CASES.c.id == TASKS.c.case_id).where(TASKS.c.id == text)
+    row = (session if with_case else session.connection()).execute(statement).first()
     if row is None:
         raise NotFound(f"タスク '{task_id}' が見つかりません。")
     return row

@@ -10,6 +10,7 @@ from engine.households import GRAMS, MEMBERS, NAME_LENGTH, normalise
 from engine.store import Case, parse_id
 
 CASES = Case.__table__
+TRIGRAM_LENGTH = 4  # from this many characters, PostgreSQL looks the query up by trigrams
 
 
 def search(session: Session, actor, query: str, limit: int = 50, after: str | None = None) -> list[dict]:
@@ -22,22 +23,30 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
     if len(str(query).strip()) > NAME_LENGTH:  # normalise cuts to the column: measure before
         raise InvalidInput(f"検索語は{NAME_LENGTH}文字以内にしてください。", {"q": "長すぎます。"})
     pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    by_consent = access.consented_member(actor, MEMBERS.c.id, "基本情報")
-    whole = access.full_cases(actor)
     matches = or_(MEMBERS.c.search_name.like(pattern, escape="\\"),
                   MEMBERS.c.search_kana.like(pattern, escape="\\"))
-    columns = (MEMBERS, CASES.c.stage, CASES.c.status, whole.label("whole"))
-    if len(key) >= 2:
+    members = MEMBERS
+    if len(key) >= TRIGRAM_LENGTH and session.get_bind().dialect.name == "postgresql":
+        # A query this long (a full name) matches few members: PostgreSQL finds them in
+        # its trigram indexes (migration 0015). OFFSET 0 keeps the planner from walking
+        # every member newest first instead, hoping to fill a page early.
+        members = select(MEMBERS).where(matches).offset(0).subquery()
+        order = (members.c.case_id, members.c.id)
+        statement = select(members)
+    elif len(key) >= 2:
         # Walk the members having the query's first piece, newest case first, and keep
         # those the whole query matches and the actor may see: a page stops when full.
         order = (GRAMS.c.case_id, GRAMS.c.member_id)
-        statement = (select(*columns).select_from(GRAMS)
+        statement = (select(MEMBERS).select_from(GRAMS)
                      .join(MEMBERS, MEMBERS.c.id == GRAMS.c.member_id)
-                     .where(GRAMS.c.gram == key[:2]))
-    else:  # one character: no piece to look up, so walk the members themselves
+                     .where(GRAMS.c.gram == key[:2], matches))
+    else:  # one character has no piece to look up: walk the members themselves
         order = (MEMBERS.c.case_id, MEMBERS.c.id)
-        statement = select(*columns).select_from(MEMBERS)
-    statement = statement.join(CASES, CASES.c.id == MEMBERS.c.case_id).where(matches, or_(whole, by_consent))
+        statement = select(MEMBERS).where(matches)
+    whole = access.full_cases(actor)
+    statement = (statement.add_columns(CASES.c.stage, CASES.c.status, whole.label("whole"))
+                 .join(CASES, CASES.c.id == members.c.case_id)
+                 .where(or_(whole, access.consented_member(actor, members.c.id, "基本情報"))))
     if after is not None:
         case_id, member_id = _parse_search_cursor(after)
         statement = statement.where(or_(order[0] < case_id, and_(order[0] == case_id, order[1] < member_id)))

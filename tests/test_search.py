@@ -58,3 +58,24 @@ def test_a_renamed_member_is_found_by_the_new_name_only(world):
         households.upsert(session, case_id, "重 花江", principal=True)
     assert world.search_cases("花子", actor="a") == []
     assert [h["氏名"] for h in world.search_cases("花江", actor="a")] == ["重 花江"]
+
+
+def test_full_names_are_found_the_same_way_as_parts(world):
+    """Four characters or more take another plan on PostgreSQL (trigram indexes): the
+    answers, the policy, the escaping and the paging stay the same."""
+    own = intake(world, "a", "山田 一郎", "やまだ いちろう")
+    sister = intake(world, "a", "山田 花子", "やまだ はなこ")
+    intake(world, "b", "山田 一郎", "やまだ いちろう")  # another agency's case
+    odd = intake(world, "a", "佐藤 100%_一郎", "さとう いちろう")
+    assert [h["case_id"] for h in world.search_cases("山田 一郎", actor="a")] == [own]
+    assert [h["case_id"] for h in world.search_cases("ヤマダ イチロウ", actor="a")] == [own]
+    assert [h["case_id"] for h in world.search_cases("やまだ", actor="a")] == [sister, own]
+    assert len(world.search_cases("やまだいちろう")) == 2  # the operator sees both agencies'
+    assert world.search_cases("山田 一郎", actor="boss") == []
+    assert [h["case_id"] for h in world.search_cases("100%_一", actor="a")] == [odd]
+    assert world.search_cases("1000%", actor="a") == []  # % and _ are letters, not wildcards
+    assert world.search_cases("100x_一", actor="a") == []
+    ids = [intake(world, "a", f"佐藤 はなこ{n}", "さとう はなこ") for n in range(5)]
+    page = world.search_cases("さとうはなこ", actor="a", limit=2)
+    rest = world.search_cases("さとうはなこ", actor="a", limit=10, after=page[-1]["cursor"])
+    assert [h["case_id"] for h in page + rest] == sorted(ids, reverse=True)

@@ -132,7 +132,7 @@ def for_case(session: Session, actor: Actor, case, to_work: bool = False, task=N
     ``task``: the one task the actor wants to work (a ``human_tasks.get_task`` row); only
     it is looked at, not the case's other tasks or consents, so a refusal is explained by
     asking again without it."""
-    on_agenda = getattr(case, "support_meetings", None)
+    on_agenda = case.support_meetings if isinstance(case, Holders) else None
     if actor.operator:
         return _with_meetings(session, actor, CaseAccess(case.id, full="operator"), on_agenda)
     if not actor.working_roles:  # managers see statistics only

@@ -244,8 +244,8 @@ class Kasane:
                                    f"パスウェイ '{pathway}' のモデルを確認してください。")
             task = human_tasks.get_task(session, opened[0]["task_id"])
             seen = self._to_work(session, call, task, "task.complete")
-            case = human_tasks.complete_task(session, task, call.actor, values)
-            return self._as_seen(session, call, case, seen)
+            done = human_tasks.complete_task(session, task, call.actor, values)
+            return self._as_seen(session, call, done, seen)
 
     def show_case(self, case_id, actor: str | None = None) -> dict:
         def check(seen):
@@ -407,8 +407,8 @@ class Kasane:
             if case_version is not None and get_case_row(session, row.case_id).version_id != case_version:
                 raise Conflict("このケースは表示したあとで更新されました。最新の内容を"
                                            "読み込み直してから入力してください（入力内容は残ります）。")
-            case = human_tasks.complete_task(session, row, call.actor, values)
-            return self._as_seen(session, call, case, seen)
+            done = human_tasks.complete_task(session, row, call.actor, values)
+            return self._as_seen(session, call, done, seen)
 
     def claim_task(self, task_id: str, actor: str) -> dict:
         return self._claim(task_id, actor, claim=True)

@@ -149,7 +149,8 @@ def record_and_compact(session: Session, loaded: LoadedCase) -> list:
     history.record_steps(session, row.id, snapshot.step_rows(finished))
     loaded.loaded_at = time.time()
     loaded.finished += finished
-    state.compact(workflow)
+    if finished:  # otherwise the tree is as the last compaction (or the last save) left it
+        state.compact(workflow)
     return finished
 
 

@@ -85,6 +85,19 @@ def test_writes_return_the_case_as_the_writer_may_see_it(world, kasane):
     assert opened["tasks"][0]["name"] == "相談受付"
 
 
+def test_a_holder_who_did_not_attend_gets_no_minutes_back_from_what_they_complete(world, kasane):
+    """The answer to a completion reuses the access the completion was allowed on: a
+    holder who did not attend the 支援会議 still gets its minutes withheld, whether the
+    task records a meeting (the meetings are read again) or not."""
+    kasane.add_user("nakamura", ["相談支援コーディネーター"], "まるごと")  # a holder by referral
+    world.complete("アウトリーチ訪問記録", "suzuki", 結果="同意取得", 対象者=SON, 共有先=["自立相談"],
+                   情報範囲=["基本情報", "支援経過"])
+    assessed = world.complete("アセスメント", "nakamura")
+    assert assessed["access"] == "referral" and assessed["data"]["電話"] == PHONE
+    assert MINUTES not in text(assessed) and "検討内容" not in assessed["data"]
+    assert MINUTES in text(kasane.show_case(world.case_id, "tanaka"))  # an attendee's answer keeps it
+
+
 def test_a_manager_sees_statistics_not_case_files_unless_also_working(world, kasane):
     world.complete("アウトリーチ訪問記録", "suzuki", 結果="同意取得", 対象者=SON, 共有先=["自立相談"],
                    情報範囲=["基本情報", "支援経過"])

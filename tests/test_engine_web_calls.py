@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 import forms
 from engine import clock
 from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.store import AuditEntry, Case, HistoryEntry, HumanTask, Incident
+from engine.store import AuditEntry, Case, Draft, HistoryEntry, HumanTask, Incident
 from tests.conftest import MODELS, ROOT
 
 INTAKE = "包括化推進員"
@@ -110,3 +110,18 @@ def test_the_task_page_reads_the_users_draft_and_whether_it_is_overdue(world):
     draft = world.get_task(task_id, actor="tanaka")["draft"]
     assert draft["values"] == {"判断": "受理", "理由": "途中まで"}
     assert draft["saved_at"].startswith("2025-04-07T09:00")
+
+
+
+def test_completing_a_task_discards_its_drafts_and_resolves_open_incidents(world):
+    case = world.open_case_and_complete_first_task("jusou", "yamada",
+                                                   forms.example_values("相談受付") | {"対応": "多機関協働"})
+    task_id = case["tasks"][0]["task_id"]
+    world.save_draft(task_id, "tanaka", {"判断": "受理"})
+    with world.transaction() as session:  # as a failed step before would have left it
+        session.add(Incident(case_id=case["case_id"], at=clock.now(), message="前の失敗", retry_count=1))
+    world.complete_task(task_id, "tanaka", forms.example_values("受理判断") | {"判断": "受理"})
+    assert rows(world, Draft) == 0
+    with world.transaction() as session:
+        assert session.scalar(select(Incident.resolved_at)) is not None
+    assert world.show_case(case["case_id"], actor="tanaka")["incidents"] == []

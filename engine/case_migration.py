@@ -83,6 +83,8 @@ def plan(session: Session, loaded: LoadedCase, target: Deployment) -> dict:
             "from_version": loaded.pathway.version, "to_version": target.version,
             "allowed": not reasons, "reasons": list(dict.fromkeys(reasons)),
             "active": sorted({t.task_spec.bpmn_id for t in active}),
+            "active_names": {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                             for t in active},
             "added": sorted(s.bpmn_id for s in main.added if s.bpmn_id) if main else [],
             "removed": sorted(s.bpmn_id for s in main.removed if s.bpmn_id) if main else [],
             "changed": sorted(s.bpmn_id for s in main.changed if s.bpmn_id) if main else []}

@@ -43,6 +43,7 @@ def test_a_renamed_task_ahead_of_the_case_migrates_after_a_preview_and_reverts(w
     preview = world.preview_migration(case["case_id"], actor="boss")
     assert preview["allowed"] and (preview["from_version"], preview["to_version"]) == (1, 2)
     assert preview["active"] == ["first"] and preview["changed"] == ["third"]
+    assert preview["active_names"] == {"first": "一つ目"}
     assert world.show_case(case["case_id"])["version"] == 1  # a preview changes nothing
     moved = world.migrate_case(case["case_id"], actor="boss")
     assert world.show_case(case["case_id"])["version"] == 2

@@ -376,12 +376,13 @@ class Kasane:
             drafts.save(session, row.id, call.actor.user_id, data)
             return {"task_id": row.id, "saved": True}
 
-    def count_tasks(self, actor: str | None = None, wanted: TaskFilter | None = None) -> int:
-        """How many open tasks a list would find (the header's count); not audited, it
-        shows no case."""
+    def count_tasks(self, actor: str | None = None, wanted: TaskFilter | None = None,
+                    up_to: int | None = None) -> int:
+        """How many open tasks a list would find (the header's count), no more than
+        ``up_to`` if given; not audited, it shows no case."""
         with self.reading() as session:
             who = access.resolve(session, actor, self.channel, self.origin)
-            return human_tasks.count_tasks(session, who, wanted or TaskFilter())
+            return human_tasks.count_tasks(session, who, wanted or TaskFilter(), up_to)
 
     def case_diagram(self, case_id, actor: str | None = None) -> dict:
         """The case's own pathway version and where the case is in it: the elements it

@@ -77,9 +77,14 @@ def _after(order: str, due: datetime, created: datetime, task_id: str):
                and_(TASKS.c.due_sort == due, TASKS.c.created_at == created, TASKS.c.id > task_id))
 
 
-def count_tasks(session: Session, actor, wanted: TaskFilter) -> int:
-    """How many open tasks the same filter finds (for the header's count)."""
-    query = _filtered(select(func.count()).select_from(TASKS), actor, wanted, clock.now())
+def count_tasks(session: Session, actor, wanted: TaskFilter, up_to: int | None = None) -> int:
+    """How many open tasks the same filter finds (for the header's count), counting no
+    further than ``up_to``: a count reads every row it counts."""
+    if up_to is None:
+        query = _filtered(select(func.count()).select_from(TASKS), actor, wanted, clock.now())
+    else:
+        found = _filtered(select(TASKS.c.id), actor, wanted, clock.now()).limit(max(int(up_to), 0))
+        query = select(func.count()).select_from(found.subquery())
     return session.connection().scalar(query)
 
 

@@ -43,6 +43,9 @@ class Config:
     LOGIN_RATE_LIMIT = "5 per 15 minutes"
     LOGIN_RATE_LIMIT_PER_ADDRESS = "30 per 15 minutes"
 
+    # The header counts the user's open tasks on every full page, up to this many ("999+").
+    INBOX_COUNT_LIMIT = 999
+
     # The pathway a new consultation (/cases/new) opens; its first user task is the form.
     INTAKE_PATHWAY = "jusou"
 

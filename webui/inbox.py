@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import (Blueprint, flash, get_template_attribute, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, current_app, flash, get_template_attribute, make_response,
+                   redirect, render_template, request, url_for)
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,11 +37,15 @@ def _signed_in():
     """Every inbox page and action needs a signed-in user."""
 
 
-def header_count() -> int | None:
-    """How many open tasks the signed-in user's roles have (the header's count). None if
-    it cannot be counted: the count must not break a page, an error page least of all."""
+def header_count() -> str | None:
+    """How many open tasks the signed-in user's roles have (the header's count), shown as
+    "999+" past ``INBOX_COUNT_LIMIT``: every full page counts, and a count reads every row
+    it counts. None if it cannot be counted: the count must not break a page, an error
+    page least of all."""
+    limit = int(current_app.config["INBOX_COUNT_LIMIT"])
     try:
-        return engine().count_tasks(actor=actor())
+        counted = engine().count_tasks(actor=actor(), up_to=limit + 1)
+        return f"{limit}+" if counted > limit else str(counted)
     except (KasaneError, SQLAlchemyError):
         log.warning("the inbox count failed", exc_info=True)
         return None

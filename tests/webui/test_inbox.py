@@ -67,6 +67,18 @@ def test_a_coordinator_sees_their_roles_tasks_with_case_person_stage_and_due(off
     assert task_rows(html) == {} and "該当するタスクはありません。" in html and inbox_count(html) == "0"
 
 
+def test_the_header_counts_no_further_than_its_limit(office, app):
+    for name, kana in (("重 花子", "かさね はなこ"), ("山田 一郎", "やまだ いちろう")):
+        intake(office.kasane, "yamada", name, kana)
+    app.config["INBOX_COUNT_LIMIT"] = 1
+    _, html = page_of(office.tanaka)
+    assert inbox_count(html) == "1+" and len(task_rows(html)) == 2  # the list itself is whole
+    app.config["INBOX_COUNT_LIMIT"] = 2
+    assert inbox_count(page_of(office.tanaka)[1]) == "2"
+    assert office.kasane.count_tasks(actor="tanaka", up_to=1) == 1
+    assert office.kasane.count_tasks(actor="tanaka") == 2
+
+
 def test_tasks_of_cases_another_agency_holds_are_not_listed(office):
     intake(office.kasane, "yamada", "重 花子", "かさね はなこ")
     office.kasane.open_case("sample", "tanaka")

@@ -34,7 +34,7 @@ class LoadedCase:
     loaded_at: float  # SpiffWorkflow stamps state changes with time.time(); moves on as
     # finished elements are recorded
     fired_timers: list = field(default_factory=list)
-    deadline: float = 0.0
+    deadline: float | None = None  # see engine_deadline
     finished: list = field(default_factory=list)  # every element finished in this unit
     started_at: float = field(default_factory=time.time)  # when the unit loaded the case
     open_incident: bool = False  # when it was loaded
@@ -61,8 +61,7 @@ def load_case(session: Session, case_id, fire: bool = True) -> LoadedCase:
     row = get_case_row(session, case_id)
     pathway = deployments.load_pathway(row.deployment)
     loaded = LoadedCase(row, pathway, state.load(row.state, pathway.spec, pathway.subprocess_specs),
-                        time.time(), deadline=time.monotonic() + limits.current().max_case_seconds,
-                        open_incident=row.open_incident)
+                        time.time(), open_incident=row.open_incident)
     if fire:
         fire_timers(session, loaded)
     return loaded
@@ -79,14 +78,21 @@ def new_case(session: Session, deployment, opened_by: str, data: dict) -> Loaded
                opened_at=now, opened_by=opened_by, updated_at=now)
     session.add(row)
     session.flush()
-    return LoadedCase(row, pathway, workflow, time.time(),
-                      deadline=time.monotonic() + limits.current().max_case_seconds)
+    return LoadedCase(row, pathway, workflow, time.time())
+
+
+def engine_deadline(loaded: LoadedCase) -> float:
+    """When the case's time (max_case_seconds) runs out in this unit of work: counted from
+    the moment its engine first runs, so that waiting for the database does not count."""
+    if loaded.deadline is None:
+        loaded.deadline = time.monotonic() + limits.current().max_case_seconds
+    return loaded.deadline
 
 
 def fire_timers(session: Session, loaded: LoadedCase) -> None:
     try:
         fired = timers.fire_due_timers(loaded.workflow, lambda: run_engine_steps(session, loaded),
-                                       deadline=loaded.deadline)
+                                       deadline=engine_deadline(loaded))
     except (SpiffWorkflowException, timers.TimerFailure) as exc:
         raise model_error(exc, loaded.row.id) from exc
     loaded.fired_timers += fired
@@ -106,6 +112,7 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
     """
     budget = limits.current()
     workflow = loaded.workflow
+    deadline = engine_deadline(loaded)
     steps = 0
 
     def count_step(task):
@@ -113,7 +120,7 @@ def run_engine_steps(session: Session, loaded: LoadedCase) -> None:
         steps += 1
         if steps > budget.max_engine_steps:
             raise _NoWaitState(task, "max_engine_steps")
-        if time.monotonic() > loaded.deadline:  # the case's evaluations took their time
+        if time.monotonic() > deadline:  # the case's evaluations took their time
             raise _NoWaitState(task, "max_case_seconds")
 
     while True:

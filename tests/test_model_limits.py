@@ -212,7 +212,7 @@ def test_evaluations_of_one_case_share_a_time_budget(kasane, tmp_path):
     kasane.deploy([tmp_path])
     kasane.deploy([LANE_MODEL])  # the lane 担当 makes the role known
     kasane.add_user("a", ["担当"])
-    with limits.override(max_case_seconds=0.3):
+    with limits.override(max_case_seconds=1.0):
         started = time.monotonic()
         with pytest.raises(InvalidInput) as refused:
             kasane.open_case("p", "a")

@@ -133,9 +133,10 @@ def pathway_p1(api: Kasane, serializer) -> tuple[float, float]:
     """Engine and raw times for the same モニタリング completion of one fresh case."""
     case_id, task = case_at_monitoring(api)
     values = continue_values()
-    with api.transaction() as session:  # the same state, in memory, for raw SpiffWorkflow
-        workflow = unit_of_work.load_case(session, case_id).workflow
-        session.rollback()
+    # The same state, in memory, for raw SpiffWorkflow; read as any read is (it ends with
+    # COMMIT: at a ROLLBACK psycopg would forget the statements it prepared).
+    with api.reading() as session:
+        workflow = unit_of_work.load_case(session, case_id, fire=False).workflow
     loaded = forms.get_form("モニタリング")().load(values)
     raw_task = workflow.get_task_from_id(UUID(task["task_id"]))
     raw_task.data.update(loaded)

@@ -326,7 +326,7 @@ class Kasane:
                 row, seen = self._visible_case(session, call, case_id, "tasks.list", _knows)
                 wanted = replace(wanted, case_id=row.id)
             elif self._timers_due_anywhere(session):
-                session.rollback()
+                _end_read(session)
                 self.run_timers()
             tasks = human_tasks.list_tasks(session, call.actor, wanted)
             listed = list(dict.fromkeys(t["case_id"] for t in tasks))
@@ -582,6 +582,7 @@ class Kasane:
         due timers fired in a transaction of their own), so it is no ``begin()`` block."""
         with self.ReadSession() as session:
             yield session
+            _end_read(session)
 
     @contextmanager
     def _writing(self, actor: str | None, required: bool = False):
@@ -670,7 +671,7 @@ class Kasane:
             if not (fire and timers_due(row)):
                 return row, seen
             number, fire = row.id, False
-            session.rollback()  # a read's transaction: nothing to keep, and a new one sees the fired timers
+            _end_read(session)  # a new transaction sees the fired timers
             self._fire_due_timers(number)
             row = get_case_row(session, number)
 
@@ -727,6 +728,16 @@ class Kasane:
         now = clock.now()
         return bool(session.scalar(select(exists().where(
             Case.next_timer_at <= now, or_(Case.retry_at.is_(None), Case.retry_at <= now)))))
+
+
+def _end_read(session) -> None:
+    """End a read's transaction with COMMIT rather than ROLLBACK: it wrote nothing, and at a
+    ROLLBACK psycopg forgets every statement it has prepared on the connection (so on
+    PostgreSQL no statement was ever executed often enough to be prepared). Expiring first
+    drops whatever the read changed in memory, so nothing is flushed, and makes the next
+    look-up read the database again."""
+    session.expire_all()
+    session.commit()
 
 
 def _knows(seen: access.CaseAccess) -> None:

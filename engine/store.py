@@ -476,7 +476,9 @@ def make_engine(url: str | None = None, foreign_keys: bool = True) -> SqlEngine:
     url = url or database_url()
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    # LIFO: the connection used last is used again, with the statements PostgreSQL has
+    # prepared on it (psycopg prepares a statement on its fifth use on a connection).
+    engine = create_engine(url, pool_use_lifo=True)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, foreign_keys)
     event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)

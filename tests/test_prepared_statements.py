@@ -1,6 +1,7 @@
 """On PostgreSQL a statement the engine runs again and again is prepared once per
 connection (psycopg does so on its fifth use), and reads keep it that way: a read ends
-with COMMIT, since psycopg forgets every prepared statement at a ROLLBACK."""
+with COMMIT, since psycopg forgets every prepared statement at a ROLLBACK. Reads are
+planned for their own values; writes may reuse a plan."""
 from __future__ import annotations
 
 import pytest
@@ -23,3 +24,12 @@ def test_reads_leave_the_prepared_statements_in_place(kasane):
     with kasane.db.connect() as connection:  # the pool hands back the connection used last
         prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
     assert any("FROM cases" in statement for statement in prepared), prepared
+
+
+def test_reads_are_planned_for_their_own_values_and_writes_may_reuse_a_plan(kasane):
+    if kasane.db.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    with kasane.reading() as session:
+        assert session.connection().exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+    with kasane.transaction() as session:
+        assert session.connection().exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"

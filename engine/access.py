@@ -34,6 +34,8 @@ from engine.users import MANAGER, find_user
 
 TASKS = HumanTask.__table__
 CASES = Case.__table__
+# The bases (an answer's ``access``) that see the whole case; any other sees a part.
+WHOLE_CASE_BASES = ("operator", "receiving", "referral")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import forms
+from engine.access import WHOLE_CASE_BASES
 from webui.filters import jdate
 
 STATUS = {"open": "進行中", "closed": "終結", "suspended": "中断"}
 RECORD_KINDS = {"task": "タスク", "event": "ケースイベント"}
-# The bases that see the whole case (README, "Access policy"); any other sees a part.
-WHOLE_CASE = ("operator", "receiving", "referral")
 NOT_ENTERED = "未入力"
 
 
@@ -111,7 +110,7 @@ def timeline(records: list[dict]) -> list[dict]:
 
 
 def sees_whole_case(view: dict) -> bool:
-    return view["access"] in WHOLE_CASE
+    return view["access"] in WHOLE_CASE_BASES
 
 
 def access_note(basis: str) -> str:

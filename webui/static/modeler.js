@@ -290,10 +290,7 @@
     box.className = 'model-file';
     box.dataset.file = name;
     var id = 'model-file-new-' + (editors.length + 1);
-    var label = document.createElement('label');
-    label.className = 'field__label';
-    label.htmlFor = id;
-    label.textContent = name;
+    var label = fieldLabel(id, name);
     var textarea = document.createElement('textarea');
     textarea.className = 'input model-file__text';
     textarea.id = id;
@@ -338,13 +335,18 @@
     }
   }
 
+  function fieldLabel(id, text) {
+    var label = document.createElement('label');
+    label.className = 'field__label';
+    label.htmlFor = id;
+    label.textContent = text;
+    return label;
+  }
+
   function choice(id, label, value, options, unknown, apply) {
     var wrap = document.createElement('p');
     wrap.className = 'field';
-    var labelElement = document.createElement('label');
-    labelElement.className = 'field__label';
-    labelElement.htmlFor = id;
-    labelElement.textContent = label;
+    var labelElement = fieldLabel(id, label);
     var select = document.createElement('select');
     select.className = 'input input--select';
     select.id = id;

@@ -400,3 +400,8 @@ def test_a_denied_read_is_audited_and_carries_no_personal_data(world, kasane):
                             .where(AuditEntry.action == "case.show")).all()
     engine.dispose()
     assert ("other", False, "cli") in rows
+    # The person's own access log (a request about who looked at their file) shows it.
+    logged = cli(world["url"], "audit", "--person", "重 花子", "--csv")
+    assert logged.returncode == 0
+    assert any(line.split(",")[1:3] == ["other", "よその包括"] and ",case.show,拒否," in line
+               for line in logged.stdout.splitlines())

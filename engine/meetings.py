@@ -47,7 +47,7 @@ def record(session: Session, case_id: int, form, values: dict, user) -> int | No
     if user.user_id is not None:  # the secretariat who records it attends it
         _add_attendee(session, meeting_id, user.user_id, user.name, user.agency, acknowledged=True)
     for row in (values.get(spec.attendees) or []) if spec.attendees else []:
-        _attendee_row(session, meeting_id, row)
+        _attendee_row(session, meeting_id, row, spec)
     if connection.scalar(select(AGENDA.c.case_id).where(AGENDA.c.meeting_id == meeting_id,
                                                         AGENDA.c.case_id == case_id)) is None:
         connection.execute(insert(AGENDA).values(meeting_id=meeting_id, case_id=case_id))
@@ -67,20 +67,21 @@ def _linked(session: Session, spec, values: dict) -> int | None:
     return meeting.id
 
 
-def _attendee_row(session: Session, meeting_id: int, row: dict) -> None:
-    user_name = (row.get("利用者") or "").strip()
+def _attendee_row(session: Session, meeting_id: int, row: dict, spec) -> None:
+    fields = spec.attendee
+    user_name = (row.get(fields.user) or "").strip()
     if user_name:
         user = session.connection().execute(select(USERS.c.id, USERS.c.name)
                                             .where(USERS.c.name == user_name)).first()
         if user is None:
-            raise InvalidInput(f"構成員の利用者「{user_name}」は登録されていません。",
-                               {"構成員": f"利用者「{user_name}」は登録されていません。"})
+            raise InvalidInput(f"{spec.attendees}の{fields.user}「{user_name}」は登録されていません。",
+                               {spec.attendees: f"{fields.user}「{user_name}」は登録されていません。"})
         # Users acknowledge the duty themselves; the row cannot do it for them.
-        _add_attendee(session, meeting_id, user.id, row.get("氏名") or user.name,
-                      row.get("所属"), acknowledged=False)
+        _add_attendee(session, meeting_id, user.id, row.get(fields.name) or user.name,
+                      row.get(fields.affiliation), acknowledged=False)
     else:
-        _add_attendee(session, meeting_id, None, row.get("氏名"), row.get("所属"),
-                      acknowledged=bool(row.get("守秘義務確認")))
+        _add_attendee(session, meeting_id, None, row.get(fields.name), row.get(fields.affiliation),
+                      acknowledged=bool(row.get(fields.acknowledged)))
 
 
 def _add_attendee(session: Session, meeting_id: int, user_id, name, affiliation,

@@ -160,6 +160,18 @@ class WithdrawalFields:
 
 
 @dataclass(frozen=True)
+class AttendeeFields:
+    """The fields of a meeting's attendee rows: a name and an affiliation; ``user`` names a
+    registered user (who then acknowledges the duty of confidentiality themselves), and
+    ``acknowledged`` is ticked for an attendee without an account."""
+
+    name: str = "氏名"
+    affiliation: str = "所属"
+    user: str = "利用者"
+    acknowledged: str = "守秘義務確認"
+
+
+@dataclass(frozen=True)
 class MeetingFields:
     """A form that records a meeting; ``basis`` is the legal basis, not a display name.
 
@@ -171,7 +183,8 @@ class MeetingFields:
     basis: str  # a key of MEETING_BASES
     date: str
     timing: str | None = None
-    attendees: str | None = None  # rows with 氏名, 所属, 利用者 and 守秘義務確認
+    attendees: str | None = None  # a rows field, its rows' fields named by ``attendee``
+    attendee: AttendeeFields = AttendeeFields()
     agencies: str | None = None   # a multiselect of attending agencies
     minutes: tuple[str, ...] = ()
     agreements: str | None = None

@@ -454,3 +454,16 @@ def test_linkage_sheet_rows_name_referral_reason_consent_and_what_was_shared(clo
     assert refusal("ネットワーク対応記録", 連携シート=[{"紹介元": "地域包括支援センター"}]) == {
         "連携シート": {0: {"紹介先": [REQUIRED]}}}
 
+
+
+@pytest.mark.parametrize("key", [k for k, f in forms.FORMS.items() if f.meeting is not None])
+def test_a_meeting_declaration_names_fields_of_its_form(key):
+    form = forms.get_form(key)
+    spec, declared = form.meeting, form._declared_fields
+    named = [spec.date, spec.attendees, spec.agencies, *spec.minutes, spec.agreements,
+             spec.next_date, spec.local_name, spec.link, spec.when]
+    assert {name for name in named if name} <= set(declared)
+    if spec.attendees:
+        row = declared[spec.attendees].inner.nested._declared_fields
+        attendee = spec.attendee
+        assert {attendee.name, attendee.affiliation, attendee.user, attendee.acknowledged} <= set(row)

@@ -36,6 +36,8 @@ TASKS = HumanTask.__table__
 CASES = Case.__table__
 # The bases (an answer's ``access``) that see the whole case; any other sees a part.
 WHOLE_CASE_BASES = ("operator", "receiving", "referral")
+# The 情報範囲 a consent must share for the member's name and particulars to be seen.
+IDENTITY_SCOPE = "基本情報"
 
 
 @dataclass(frozen=True)

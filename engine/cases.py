@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import agencies, consents, deployments, history, households, meetings, records, task_index
-from engine.access import CaseAccess, sees_minutes
+from engine.access import IDENTITY_SCOPE, CaseAccess, sees_minutes
 from engine.errors import NotFound
 from engine.store import Case, Incident, StepRecord
 from engine.unit_of_work import LoadedCase, new_case, run_engine_steps, save_case
@@ -149,7 +149,7 @@ def household(session: Session, case_id: int, allowed: dict | None) -> list[dict
             scopes = allowed.get(member.id)
             if scopes is None:
                 continue
-            if "基本情報" not in scopes:
+            if IDENTITY_SCOPE not in scopes:
                 entry.update({"氏名": None, "ふりがな": None, "続柄": None, "生年月日": None})
             entry["flags"] = {k: v for k, v in entry["flags"].items()
                               if flag_scopes.get(k, "支援経過") in scopes}

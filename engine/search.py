@@ -46,7 +46,7 @@ def search(session: Session, actor, query: str, limit: int = 50, after: str | No
     whole = access.full_cases(actor)
     statement = (statement.add_columns(CASES.c.stage, CASES.c.status, whole.label("whole"))
                  .join(CASES, CASES.c.id == members.c.case_id)
-                 .where(or_(whole, access.consented_member(actor, members.c.id, "基本情報"))))
+                 .where(or_(whole, access.consented_member(actor, members.c.id, access.IDENTITY_SCOPE))))
     if after is not None:
         case_id, member_id = _parse_search_cursor(after)
         statement = statement.where(or_(order[0] < case_id, and_(order[0] == case_id, order[1] < member_id)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import clock
+import forms
+from engine import access, clock
 from engine.errors import NotFound
 from tests.policy_world import SON, household
 
@@ -58,3 +59,7 @@ def test_an_expired_consent_stops_counting_by_itself(consented, kasane):
     assert kasane.search_cases("一郎", "sato") == []
     son = next(m for m in kasane.show_case(consented.case_id)["household"] if m["氏名"] == SON)
     assert son["consents"][0]["状態"] == "期限切れ"
+
+
+def test_the_scope_that_shows_a_member_is_one_the_consent_form_offers():
+    assert access.IDENTITY_SCOPE in forms.SCOPES

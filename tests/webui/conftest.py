@@ -129,6 +129,21 @@ class LiveServer:
         return name
 
 
+def _closed_bodies(wsgi_app):
+    """werkzeug's development server skips a response's close() when the browser drops the
+    connection while the server drains the request (run_wsgi's ``finally``), which leaves the
+    file of a send_file open until garbage collection warns. The live server therefore reads
+    each body whole and closes it before handing it over; gunicorn is not affected."""
+    def app(environ, start_response):
+        body = wsgi_app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+    return app
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):  # the app logs each request itself
         pass
@@ -188,6 +203,7 @@ def live_server(_live_database, _password_hash):
         "LOGIN_RATE_LIMIT": "3 per 15 minutes",
     })
     app.add_url_rule("/_test/modeler", view_func=_modeler_page)
+    app.wsgi_app = _closed_bodies(app.wsgi_app)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -172,7 +172,6 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     except InvalidInput as exc:
         raise ModelFailure(exc.message, exc.fields, case_id=row.id) from exc
     row.stage, row.status = snapshot.stage_and_status(workflow, loaded.finished, row.stage)
-    loaded.open_tasks = task_index.index_ready_tasks(session, row, workflow)
     try:
         row.timers, row.next_timer_at = timers.pending_timers(workflow)
     except ValueError as exc:
@@ -184,11 +183,17 @@ def save_case(session: Session, loaded: LoadedCase) -> None:
     row.updated_at = clock.now()
     # The case ran: whatever failed before (and made an incident) no longer does.
     row.retry_at = None
+    # The case's versioned UPDATE goes first. Two units that loaded the same version (two
+    # reads firing the same due timer) make the same new tasks, with the same ids: on
+    # PostgreSQL the later one waits here for the first to commit and then fails the
+    # version check, a Conflict, instead of colliding in the task index.
+    session.flush()
+    loaded.open_tasks = task_index.index_ready_tasks(session, row, workflow)
     if loaded.open_incident:
         session.execute(update(INCIDENTS).where(INCIDENTS.c.case_id == row.id,
                                                 INCIDENTS.c.resolved_at.is_(None))
                         .values(resolved_at=row.updated_at))
-    session.flush()
+    session.flush()  # a referral the new tasks made (agencies.refer) changes the row again
 
 
 @contextmanager

@@ -112,3 +112,37 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(due_soon, database_url):
         thread.join(timeout=10)
         assert shown and shown[0]["case_id"] == case["case_id"]
     reader.close()
+
+
+def test_two_reads_at_once_fire_a_due_timer_once_and_both_answer(due_soon, database_url):
+    """Both reads find the timer due and fire it; the task it opens has the same id in both.
+    The later one must lose at the case's version (and show the case as the first left it),
+    not at the task index with an error."""
+    readers = [Kasane(database_url), Kasane(database_url)]
+    cases = [due_soon.open_case("due_soon", "ito", {"暴走": False, "回数": 0})["case_id"]
+             for _ in range(8)]  # several rounds, so a lucky interleaving cannot pass by chance
+    clock.set_now("2025-04-02T09:00:00+09:00")
+    for case_id in cases:
+        barrier = threading.Barrier(2)
+        shown, failed = [], []
+
+        def read(api):
+            barrier.wait()
+            try:
+                shown.append(api.show_case(case_id))
+            except Exception as exc:  # noqa: BLE001 - the assertion below names it
+                failed.append(repr(exc))
+
+        threads = [threading.Thread(target=read, args=(api,)) for api in readers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failed == [] and len(shown) == 2
+        assert [task_names(s) for s in shown] == [["確認"], ["確認"]]
+        with due_soon.transaction() as s:
+            fired = s.scalar(select(func.count(HistoryEntry.id)).where(
+                HistoryEntry.case_id == case_id, HistoryEntry.kind == "timer_fired"))
+        assert fired == 1
+    for api in readers:
+        api.close()

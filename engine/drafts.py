@@ -1,7 +1,8 @@
 """Drafts: a task form saved half-done by one user, kept until the task is done."""
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import clock, state
@@ -12,13 +13,13 @@ DRAFTS = Draft.__table__
 
 def save(session: Session, task_id: str, user_id: int, values: dict) -> None:
     connection = session.connection()
-    values = state.json_ready(values)
-    changed = connection.execute(update(DRAFTS).where(
-        DRAFTS.c.task_id == task_id, DRAFTS.c.user_id == user_id).values(
-        values=values, saved_at=clock.now())).rowcount
-    if not changed:
-        connection.execute(insert(DRAFTS).values(task_id=task_id, user_id=user_id, values=values,
-                                                 saved_at=clock.now()))
+    # One statement, so two saves at once (a double click) both succeed, the later one kept.
+    insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert_(DRAFTS).values(task_id=task_id, user_id=user_id,
+                                       values=state.json_ready(values), saved_at=clock.now())
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[DRAFTS.c.task_id, DRAFTS.c.user_id],
+        set_={"values": statement.excluded["values"], "saved_at": statement.excluded.saved_at}))
 
 
 def load(session: Session, task_id: str, user_id: int | None) -> dict | None:

@@ -16,6 +16,7 @@ from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Intege
                         PrimaryKeyConstraint, String, Text, TypeDecorator, UniqueConstraint,
                         create_engine, event, exists)
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (DeclarativeBase, Mapped, column_property, mapped_column, relationship,
                             sessionmaker)
 from sqlalchemy.orm.exc import StaleDataError
@@ -505,11 +506,22 @@ def _plan_with_values(session, transaction, connection) -> None:
     connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
 @contextmanager
 def transaction(Session: sessionmaker):
-    """One unit of work; a concurrent update of the same case becomes a Conflict."""
+    """One unit of work; a concurrent update of the same case becomes a Conflict, and so
+    does a row that another transaction added first under the same unique key."""
     try:
         with Session.begin() as session:
             yield session
     except StaleDataError as exc:
         raise Conflict("他の操作が同時にこのケースを更新しました。読み込み直してからやり直してください。") from exc
+    except IntegrityError as exc:
+        # Every unique key is checked before its insert (a name already taken is a
+        # Conflict of its own); on PostgreSQL two transactions can still both pass that
+        # check. SQLite's writers never overlap (BEGIN IMMEDIATE), so there it cannot happen.
+        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        raise Conflict("他の操作が同時に同じものを登録しました。読み込み直してからやり直してください。") from exc

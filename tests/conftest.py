@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,27 @@ from engine.store import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
+
+def at_once(*calls) -> list:
+    """Start the calls together, one thread each, from a barrier; what each returned or
+    raised, in order."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def run(n, call):
+        barrier.wait()
+        try:
+            outcomes[n] = call()
+        except Exception as exc:  # noqa: BLE001 - returned for the test to judge
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
 
 pytest_plugins = [  # a module before the step modules that import it
     "tests.steps.context",

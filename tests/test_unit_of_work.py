@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from engine import clock
 from engine.api import Kasane
 from engine.store import Case, HistoryEntry, Incident
-from tests.conftest import MODELS
+from tests.conftest import MODELS, at_once
 
 
 @pytest.fixture
@@ -79,18 +79,7 @@ def test_two_sweep_workers_split_the_due_cases(due_soon, database_url):
            for _ in range(60)]
     moment = clock.parse_instant("2025-04-02T10:00:00+09:00")
     workers = [Kasane(database_url), Kasane(database_url)]
-    reports = []
-    barrier = threading.Barrier(2)
-
-    def sweep(api):
-        barrier.wait()
-        reports.append(api.run_timers(moment))
-
-    threads = [threading.Thread(target=sweep, args=(api,)) for api in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    reports = at_once(*(lambda api=api: api.run_timers(moment) for api in workers))
     for api in workers:
         api.close()
     assert sum(r["cases"] for r in reports) == len(ids)  # each case swept by one worker
@@ -123,23 +112,8 @@ def test_two_reads_at_once_fire_a_due_timer_once_and_both_answer(due_soon, datab
              for _ in range(8)]  # several rounds, so a lucky interleaving cannot pass by chance
     clock.set_now("2025-04-02T09:00:00+09:00")
     for case_id in cases:
-        barrier = threading.Barrier(2)
-        shown, failed = [], []
-
-        def read(api):
-            barrier.wait()
-            try:
-                shown.append(api.show_case(case_id))
-            except Exception as exc:  # noqa: BLE001 - the assertion below names it
-                failed.append(repr(exc))
-
-        threads = [threading.Thread(target=read, args=(api,)) for api in readers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert failed == [] and len(shown) == 2
-        assert [task_names(s) for s in shown] == [["確認"], ["確認"]]
+        shown = at_once(*(lambda api=api: api.show_case(case_id) for api in readers))
+        assert [task_names(s) for s in shown] == [["確認"], ["確認"]], shown
         with due_soon.transaction() as s:
             fired = s.scalar(select(func.count(HistoryEntry.id)).where(
                 HistoryEntry.case_id == case_id, HistoryEntry.kind == "timer_fired"))
